@@ -1,0 +1,110 @@
+"""The exceptions operator-agent raises.
+
+Every error the library raises on purpose derives from :class:`OperatorAgentError`, so a
+caller can catch the whole family in one place. Each subclass names one kind of failure; the
+message says what failed and where, so it can be shown to a person (or a model) as it is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionError",
+    "ActionFailedError",
+    "BrowserError",
+    "BrowserNotFoundError",
+    "BudgetExhaustedError",
+    "ConfigurationError",
+    "InvalidActionError",
+    "ModelError",
+    "ModelResponseError",
+    "ModelUnavailableError",
+    "OperatorAgentError",
+    "OutputValidationError",
+    "ScriptExhaustedError",
+    "SiteError",
+    "StaleRefError",
+    "SyncInAsyncError",
+    "TraceError",
+    "UnexpectedModelRequestError",
+    "UnknownRefError",
+]
+
+
+class OperatorAgentError(Exception):
+    """Base class of every error raised by operator-agent."""
+
+
+class ConfigurationError(OperatorAgentError, ValueError):
+    """A setting or argument given by the caller is invalid or inconsistent."""
+
+
+class SyncInAsyncError(OperatorAgentError, RuntimeError):
+    """A synchronous facade (such as ``Agent.run_sync``) was called inside a running event loop."""
+
+
+class BrowserError(OperatorAgentError):
+    """The browser could not be started, or failed while the library was driving it."""
+
+
+class BrowserNotFoundError(BrowserError):
+    """No Chromium executable was found; the message lists every place that was tried."""
+
+    def __init__(self, message: str, *, tried: list[str]) -> None:
+        super().__init__(message)
+        self.tried = tried
+
+
+class SiteError(OperatorAgentError):
+    """A local fixture site could not be found or started."""
+
+
+class ModelError(OperatorAgentError):
+    """The model could not produce a usable reply."""
+
+
+class ModelUnavailableError(ModelError):
+    """The model endpoint kept failing (connection errors, timeouts, 429 or 5xx) after bounded retries."""
+
+
+class ModelResponseError(ModelError):
+    """The model replied, but the reply could not be used (malformed tool call, wrong shape)."""
+
+
+class UnexpectedModelRequestError(ModelError):
+    """A real model endpoint was about to be called where that is forbidden (tests, offline runs)."""
+
+
+class ScriptExhaustedError(ModelError):
+    """A ``ScriptedModel`` was asked for more replies than its script holds."""
+
+
+class ActionError(OperatorAgentError):
+    """An action could not be carried out. The message is suitable to report back to the model."""
+
+
+class UnknownRefError(ActionError):
+    """An action named an element ref that the current observation does not contain."""
+
+
+class StaleRefError(ActionError):
+    """An action named an element ref that existed, but whose element has left the page."""
+
+
+class InvalidActionError(ActionError):
+    """An action's arguments do not fit its target (say, ``select_option`` on a text box)."""
+
+
+class ActionFailedError(ActionError):
+    """Playwright could not carry out an otherwise valid action within its bounded retries."""
+
+
+class BudgetExhaustedError(OperatorAgentError):
+    """A run used up one of its budgets (steps, tokens, cost or time)."""
+
+
+class OutputValidationError(OperatorAgentError):
+    """The final answer did not validate against the run's ``output_type``."""
+
+
+class TraceError(OperatorAgentError):
+    """A trace directory or record is missing, corrupt or of an unknown schema version."""

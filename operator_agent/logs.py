@@ -1,0 +1,154 @@
+"""Structured logging for operator-agent.
+
+The library logs through structlog and never prints. It does not configure structlog on import
+(that is the application's choice); :func:`configure_logging` is a ready configuration for
+scripts and the CLI. Whatever the configuration, every logger returned by :func:`get_logger`
+runs :func:`redact_secrets` last-but-one, so a secret value registered with
+:func:`register_secret_values` never reaches a log sink, even if it slipped into an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal
+
+import structlog
+
+__all__ = [
+    "REDACTED",
+    "configure_logging",
+    "get_logger",
+    "redact_secrets",
+    "redact_text",
+    "register_secret_values",
+]
+
+REDACTED = "[REDACTED]"
+
+_secret_values: ContextVar[frozenset[str]] = ContextVar("operator_agent_secret_values", default=frozenset())
+
+
+@contextmanager
+def register_secret_values(values: Iterable[str]) -> Iterator[None]:
+    """Redact these values from every log event emitted inside the ``with`` block.
+
+    Args:
+        values: Secret strings (passwords, tokens). Empty strings are ignored.
+    """
+    current = _secret_values.get()
+    token = _secret_values.set(current | {v for v in values if v})
+    try:
+        yield
+    finally:
+        _secret_values.reset(token)
+
+
+def redact_text(text: str, values: Iterable[str] | None = None) -> str:
+    """Replace every occurrence of a secret value in ``text`` with ``[REDACTED]``.
+
+    Args:
+        text: Any text.
+        values: The secrets to hide; by default the ones registered in the current context.
+    """
+    secrets = _secret_values.get() if values is None else values
+    # Longest first, so a secret that contains another is hidden whole.
+    for value in sorted(secrets, key=len, reverse=True):
+        if value:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def _redact_value(value: Any, secrets: frozenset[str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v, secrets) for v in value)
+    return value
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: hide registered secret values anywhere in the event."""
+    secrets = _secret_values.get()
+    if not secrets:
+        return event_dict
+    for key in list(event_dict):
+        event_dict[key] = _redact_value(event_dict[key], secrets)
+    return event_dict
+
+
+class _RedactingLogger:
+    """Wraps a structlog logger so redaction runs whatever the app configured."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def bind(self, **values: Any) -> _RedactingLogger:
+        return _RedactingLogger(self._inner.bind(**values))
+
+    def _log(self, level: str, event: str, **fields: Any) -> None:
+        secrets = _secret_values.get()
+        if secrets:
+            event = redact_text(event, secrets)
+            fields = {k: _redact_value(v, secrets) for k, v in fields.items()}
+        getattr(self._inner, level)(event, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log("debug", event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log("info", event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log("warning", event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log("error", event, **fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self._log("exception", event, **fields)
+
+
+def get_logger(name: str = "operator_agent", **initial: Any) -> _RedactingLogger:
+    """A structlog logger for library code, with secret redaction always applied.
+
+    Args:
+        name: The logger name (shows as ``logger`` with stdlib-backed configurations).
+        **initial: Values bound to every event, such as ``run_id``.
+    """
+    return _RedactingLogger(structlog.get_logger(name).bind(**initial))
+
+
+def configure_logging(
+    *, level: Literal["debug", "info", "warning", "error"] = "info", fmt: Literal["console", "json"] = "console"
+) -> None:
+    """Configure structlog for a script or the CLI: logs go to stderr, secrets are redacted.
+
+    Args:
+        level: The lowest level that is written.
+        fmt: ``console`` for people, ``json`` for machines (one object per line).
+    """
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
