@@ -1,0 +1,204 @@
+"""Downloads: saved into one folder per run, under safe and unique names.
+
+Every download a page starts is saved into the run's downloads folder as soon as it finishes.
+The file name comes from the server (``Content-Disposition``) or the page (``<a download>``),
+so it is untrusted: :func:`safe_filename` keeps only a plain base name, and a name already taken
+gets a `` (1)``, `` (2)``... suffix. A file never lands outside the folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import unicodedata
+from pathlib import Path
+
+from playwright.async_api import Download, Page
+from playwright.async_api import Error as PlaywrightError
+from pydantic import BaseModel, ConfigDict, Field
+
+from operator_agent.errors import BrowserError
+from operator_agent.logs import get_logger
+
+__all__ = ["DownloadCollector", "DownloadRecord", "safe_filename"]
+
+_MAX_NAME_BYTES = 180
+_FORBIDDEN_CHARS = frozenset('<>:"|?*')
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {f"LPT{i}" for i in range(1, 10)}
+)
+_log = get_logger("operator_agent.browser")
+
+
+class DownloadRecord(BaseModel):
+    """A finished download.
+
+    Attributes:
+        url: The URL it was downloaded from.
+        suggested_filename: The name the server or page proposed (untrusted, as received).
+        path: Where it was saved; always inside the run's downloads folder.
+        size: Its size in bytes.
+        finished_at: When it was saved, in seconds since the epoch.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    suggested_filename: str
+    path: Path
+    size: int = Field(ge=0)
+    finished_at: float = Field(ge=0)
+
+
+def safe_filename(suggested: str) -> str:
+    """A file name that is safe to create inside a folder, derived from an untrusted suggestion.
+
+    Drops any directory part, control and reserved characters, and leading dots (no hidden
+    files, no ``..``); shortens very long names while keeping the extension; falls back to
+    ``download`` when nothing usable is left.
+
+    Args:
+        suggested: The name proposed by a server or page.
+    """
+    name = unicodedata.normalize("NFC", suggested).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in _FORBIDDEN_CHARS)
+    name = name.strip().lstrip(".").rstrip(". ")
+    if not name:
+        return "download"
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        stem, extension = name, ""
+    if stem.upper() in _WINDOWS_RESERVED:
+        stem = f"_{stem}"
+    suffix = f".{extension}" if extension else ""
+    if len(suffix.encode()) > _MAX_NAME_BYTES // 2:
+        suffix = ""
+    budget = _MAX_NAME_BYTES - len(suffix.encode())
+    stem = stem.encode()[:budget].decode(errors="ignore").rstrip(". ") or "download"
+    return stem + suffix
+
+
+def _reserve_unique(folder: Path, name: str) -> Path:
+    """Create an empty file named ``name`` (or ``name (n)``) in ``folder`` and return its path.
+
+    Creating the file with ``O_EXCL`` claims the name, so two downloads with the same name, in
+    this run or in another process sharing the folder, never overwrite each other.
+    """
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        stem, dot, extension = name, "", ""
+    for attempt in range(10_000):
+        candidate = name if attempt == 0 else f"{stem} ({attempt}){dot}{extension}"
+        path = folder / candidate
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise BrowserError(f"could not find a free file name for download {name!r} in {folder}")
+
+
+class DownloadCollector:
+    """Saves the downloads of the pages it is attached to into one folder.
+
+    Args:
+        folder: The downloads folder; created if missing.
+    """
+
+    def __init__(self, *, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder.resolve()
+        self._finished: list[DownloadRecord] = []
+        self._failures: list[str] = []
+        self._in_flight: dict[asyncio.Task[None], str] = {}
+
+    def attach(self, page: Page) -> None:
+        """Save every download that ``page`` starts."""
+        page.on("download", self._on_download)
+
+    def take(self) -> list[DownloadRecord]:
+        """The downloads finished since the previous call, oldest first."""
+        taken, self._finished = self._finished, []
+        return taken
+
+    @property
+    def in_flight(self) -> int:
+        """How many downloads are still being received or saved."""
+        return len(self._in_flight)
+
+    async def wait(self, *, timeout_s: float) -> None:
+        """Wait until every download in flight is saved.
+
+        Raises:
+            BrowserError: If some downloads are still running after ``timeout_s`` (they keep
+                running), or if a download failed since the previous wait.
+        """
+        pending = set(self._in_flight)
+        if pending:
+            _done, still_running = await asyncio.wait(pending, timeout=timeout_s)
+            if still_running:
+                urls = sorted(self._in_flight[task] for task in still_running if task in self._in_flight)
+                raise BrowserError(
+                    f"{len(still_running)} download(s) still running after {timeout_s:g}s: " + ", ".join(urls)
+                )
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise BrowserError("download failed: " + "; ".join(failures))
+
+    async def close(self) -> None:
+        """Stop saving: cancel downloads still in flight and wait for them to unwind."""
+        tasks = list(self._in_flight)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _on_download(self, download: Download) -> None:
+        # A plain (not async) listener, so the download counts as in flight from the moment the
+        # event arrives and a wait started right after the triggering click sees it.
+        task = asyncio.ensure_future(self._save(download))
+        self._in_flight[task] = download.url
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("download handler crashed", error=repr(task.exception()))
+
+    async def _save(self, download: Download) -> None:
+        url = download.url
+        suggested = download.suggested_filename
+        path = _reserve_unique(self.folder, safe_filename(suggested))
+        if path.resolve().parent != self.folder:
+            # Cannot happen with a name from safe_filename; checked anyway because it is cheap.
+            path.unlink(missing_ok=True)
+            self._fail(url, f"refused to save {suggested!r} outside {self.folder}")
+            return
+        try:
+            await download.save_as(path)
+        except asyncio.CancelledError:
+            path.unlink(missing_ok=True)
+            raise
+        except PlaywrightError as exc:
+            path.unlink(missing_ok=True)
+            reason: str | None = None
+            with contextlib.suppress(PlaywrightError):
+                reason = await download.failure()
+            self._fail(url, reason or str(exc).splitlines()[0])
+            return
+        record = DownloadRecord(
+            url=url,
+            suggested_filename=suggested,
+            path=path,
+            size=path.stat().st_size,
+            finished_at=time.time(),
+        )
+        self._finished.append(record)
+        _log.info("download saved", url=url, path=str(path), size=record.size)
+
+    def _fail(self, url: str, reason: str) -> None:
+        self._failures.append(f"{url}: {reason}")
+        _log.warning("download failed", url=url, reason=reason)
