@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from operator_agent.browser import BrowserSession, RunContext
 from operator_agent.budget import Budget
 from operator_agent.errors import ConfigurationError, SyncInAsyncError
 from operator_agent.guardrails.approval import Approver, PolicyApprover
+from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.logs import get_logger, register_secret_values
 from operator_agent.loop import AgentRun, ApprovalRule, LoopSettings, model_declared_irreversible
 from operator_agent.models import Model
@@ -60,6 +61,9 @@ class Agent:
         storage_state: A storage-state file to start each run logged in.
         output_type: The default type of a run's output; each run may override it.
         instructions: Extra instructions appended to the task (house rules, hints).
+        allowed_domains: Hosts the run may reach (subdomains included). Every request of the
+            browser context is checked at the network layer; others are blocked and reported to
+            the model. ``None`` allows every host.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class Agent:
         storage_state: str | os.PathLike[str] | None = None,
         output_type: Any = None,
         instructions: str = "",
+        allowed_domains: Sequence[str] | None = None,
     ) -> None:
         if not 0 <= confidence_threshold <= 1:
             raise ConfigurationError(f"confidence_threshold must be between 0 and 1, got {confidence_threshold}")
@@ -107,6 +112,7 @@ class Agent:
         self._storage_state = Path(storage_state) if storage_state is not None else None
         self.output_type = output_type
         self._instructions = instructions
+        self._allowed = DomainAllowlist.of(allowed_domains).hosts if allowed_domains is not None else None
 
     def _settings(self) -> LoopSettings:
         return LoopSettings(
@@ -147,6 +153,11 @@ class Agent:
         """
         if not start_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"start_url must be an http(s) URL, got {start_url!r}")
+        allowlist = DomainAllowlist(hosts=self._allowed) if self._allowed is not None else None
+        if allowlist is not None and not allowlist.allows(start_url):
+            raise ConfigurationError(
+                f"start_url {start_url!r} is outside the allowed domains: {', '.join(sorted(allowlist.hosts))}"
+            )
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         run_dir = self.trace_dir / run_id if self.trace_dir is not None else None
         trace = TraceWriter(directory=run_dir, secrets=frozenset(self._secrets.values())) if run_dir else None
@@ -163,6 +174,8 @@ class Agent:
                     storage_state=self._storage_state,
                 )
             )
+            if allowlist is not None:
+                await allowlist.install(context.context)
             tracing = self._playwright_trace and run_dir is not None and not self._secrets
             if tracing and run_dir is not None:
                 await context.context.tracing.start(screenshots=True, snapshots=True, sources=False)
@@ -178,6 +191,7 @@ class Agent:
                 output_type=output_type if output_type is not None else self.output_type,
                 inputs=inputs or {},
                 trace=trace,
+                allowlist=allowlist,
             )
             try:
                 yield run

@@ -22,6 +22,7 @@ from operator_agent.actions import Action, AskHuman, Done, Extract, Fail, PageAc
 from operator_agent.budget import Budget
 from operator_agent.errors import InvalidActionError, OperatorAgentError
 from operator_agent.guardrails.approval import ApprovalRequest, Approver
+from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.logs import get_logger, redact_text
 from operator_agent.models import ImagePart, Model, ModelSettings, ToolCall, ToolSpec, Usage
 from operator_agent.observe import Observation, ObserveOptions, observe
@@ -95,8 +96,10 @@ class AgentRun:
         output_type: Any,
         inputs: Mapping[str, Any],
         trace: TraceWriter | None,
+        allowlist: DomainAllowlist | None = None,
     ) -> None:
         self.run_id = run_id
+        self._allowlist = allowlist
         self._s = settings
         self._browser = browser
         self._task = task
@@ -505,6 +508,9 @@ class AgentRun:
         notices, self._notices = self._notices, []
         for dialog in self._browser.take_dialogs():
             notices.append(f"A {dialog.kind} dialog said {dialog.message!r}; it was answered: {dialog.action}.")
+        if self._allowlist is not None:
+            for url in self._allowlist.take_blocked():
+                notices.append(f"A request to {url} was blocked: that host is not among the allowed domains.")
         for download in self._browser.take_downloads():
             notices.append(f"Downloaded {download.suggested_filename!r} to {download.path} ({download.size} bytes).")
         return notices

@@ -1,0 +1,78 @@
+"""Domain allowlist enforced at the network layer.
+
+Every request of a browser context (navigations, sub-resources, XHR/fetch, popups, redirects
+the page starts) is checked against the allowlist before it leaves the browser; anything else is
+aborted and recorded, so the run can report it to the model and the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext, Route
+
+from operator_agent.errors import ConfigurationError
+from operator_agent.logs import get_logger
+
+__all__ = ["DomainAllowlist"]
+
+_log = get_logger("operator_agent.guardrails")
+
+# Schemes that never leave the machine and are part of how pages work.
+_LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome-error"})
+
+
+@dataclass
+class DomainAllowlist:
+    """Hosts a run may reach; a host also allows its subdomains.
+
+    Args:
+        hosts: Host names such as ``erp.example.com`` (no scheme, no path). Ports are ignored.
+    """
+
+    hosts: frozenset[str]
+    blocked: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, hosts: Iterable[str]) -> DomainAllowlist:
+        """Build an allowlist, rejecting entries that are not bare host names."""
+        cleaned: set[str] = set()
+        for raw in hosts:
+            host = raw.strip().lower().lstrip(".")
+            if not host or any(char in host for char in "/:@ "):
+                raise ConfigurationError(f"allowed domain {raw!r} must be a bare host name like 'erp.example.com'")
+            cleaned.add(host)
+        if not cleaned:
+            raise ConfigurationError("the domain allowlist is empty: give at least one host")
+        return cls(hosts=frozenset(cleaned))
+
+    def allows(self, url: str) -> bool:
+        """Whether a request to ``url`` may go out."""
+        parts = urlsplit(url)
+        if parts.scheme in _LOCAL_SCHEMES:
+            return True
+        if parts.scheme not in {"http", "https", "ws", "wss"}:
+            return False
+        host = (parts.hostname or "").lower()
+        return any(host == allowed or host.endswith("." + allowed) for allowed in self.hosts)
+
+    def take_blocked(self) -> list[str]:
+        """URLs blocked since the last call."""
+        taken, self.blocked = self.blocked, []
+        return taken
+
+    async def install(self, context: BrowserContext) -> None:
+        """Route every request of ``context`` through the allowlist."""
+
+        async def handle(route: Route) -> None:
+            url = route.request.url
+            if self.allows(url):
+                await route.fallback()
+                return
+            self.blocked.append(url)
+            _log.warning("request blocked by the domain allowlist", url=url)
+            await route.abort("blockedbyclient")
+
+        await context.route("**/*", handle)
