@@ -107,8 +107,16 @@ class RunContext:
         return self._tabs.pages
 
     def tabs(self) -> list[TabInfo]:
-        """A snapshot of the open tabs (index, URL, title as of its last load, active or not)."""
+        """A snapshot of the open tabs (index, URL, title as of its last load, active or not).
+
+        Titles are cached: read when a tab finishes loading, in the background. Use
+        :meth:`refresh_tabs` to read them afresh.
+        """
         return self._tabs.infos()
+
+    async def refresh_tabs(self) -> list[TabInfo]:
+        """Like :meth:`tabs`, with every title read from its page now."""
+        return await self._tabs.refresh()
 
     async def switch_to(self, index: int) -> Page:
         """Make tab ``index`` (see :meth:`tabs`) the active one and bring it to the front.

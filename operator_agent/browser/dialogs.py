@@ -116,25 +116,15 @@ class DialogHandler:
 
     async def handle(self, dialog: Dialog) -> None:
         """Answer ``dialog`` as the policy says and record it; never raises."""
-        opened_at = time.time()
         kind = _kind_of(dialog)
         action = self.policy.action_for(kind)
         page = dialog.page
         url = page.url if page is not None else ""
         prompt_text: str | None = None
-        error: str | None = None
-        try:
-            if action == "dismiss":
-                await dialog.dismiss()
-            elif kind == "prompt":
-                prompt_text = self.policy.prompt_text
-                if prompt_text is None:
-                    prompt_text = dialog.default_value
-                await dialog.accept(prompt_text)
-            else:
-                await dialog.accept()
-        except PlaywrightError as exc:
-            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if action == "accept" and kind == "prompt":
+            prompt_text = self.policy.prompt_text
+            if prompt_text is None:
+                prompt_text = dialog.default_value
         record = DialogRecord(
             kind=kind,
             message=dialog.message,
@@ -142,17 +132,29 @@ class DialogHandler:
             url=url,
             action=action,
             prompt_text=prompt_text,
-            error=error,
-            at=opened_at,
+            at=time.time(),
         )
+        # Recorded before answering: the answer lets the page go on at once, and whoever
+        # observes what it did next must find the dialog already in the record.
         self._records.append(record)
-        if error is None:
-            _log.info(
-                "dialog answered",
-                kind=kind,
-                action=action,
-                url=url,
-                message=dialog.message[:_LOG_MESSAGE_CHARS],
-            )
-        else:
+        try:
+            if action == "dismiss":
+                await dialog.dismiss()
+            elif prompt_text is not None:
+                await dialog.accept(prompt_text)
+            else:
+                await dialog.accept()
+        except PlaywrightError as exc:
+            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            for i, kept in enumerate(self._records):
+                if kept is record:
+                    self._records[i] = record.model_copy(update={"error": error})
             _log.warning("dialog could not be answered", kind=kind, action=action, url=url, error=error)
+            return
+        _log.info(
+            "dialog answered",
+            kind=kind,
+            action=action,
+            url=url,
+            message=dialog.message[:_LOG_MESSAGE_CHARS],
+        )

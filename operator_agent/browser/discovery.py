@@ -96,6 +96,7 @@ _QUIET_SWITCHES = (
     "--metrics-recording-only",
 )
 
+
 def chromium_args(*, headless: bool) -> list[str]:
     """Command-line switches for Chromium on servers and in CI.
 

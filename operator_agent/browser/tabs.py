@@ -89,6 +89,12 @@ class TabTracker:
             for i, page in enumerate(self._pages)
         ]
 
+    async def refresh(self) -> list[TabInfo]:
+        """Read every open tab's title now, then return a snapshot."""
+        for page in list(self._pages):
+            await self._refresh_title(page)
+        return self.infos()
+
     async def switch_to(self, index: int) -> Page:
         """Make tab ``index`` the active one and bring it to the front.
 
