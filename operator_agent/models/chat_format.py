@@ -105,7 +105,7 @@ def parse_tool_calls(raw_calls: Sequence[Any], *, model_name: str) -> tuple[Tool
     """
     calls: list[ToolCall] = []
     for index, raw in enumerate(raw_calls):
-        kind = getattr(raw, "type", "function")
+        kind = getattr(raw, "type", None) or "function"  # some local servers omit the type
         function = getattr(raw, "function", None)
         if kind != "function" or function is None:
             raise ModelResponseError(

@@ -17,7 +17,8 @@ ReplyFunction = Callable[
 ]
 """``fn(messages, tools)`` returning (or resolving to) a :data:`ReplyLike`."""
 
-_log = get_logger("operator_agent.models")
+# Looked up per use: a logger bound at import time would ignore a later structlog configuration.
+_LOGGER = "operator_agent.models"
 
 
 class FunctionModel:
@@ -65,7 +66,7 @@ class FunctionModel:
         if inspect.isawaitable(result):
             result = await result
         response = to_response(result, model_name=self._name, messages=frozen_messages, tools=frozen_tools)
-        _log.debug(
+        get_logger(_LOGGER).debug(
             "function model reply",
             model=self._name,
             call=self.call_count,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,7 +25,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from operator_agent.errors import ConfigurationError, ModelError, ModelResponseError, ModelUnavailableError
@@ -41,7 +41,8 @@ from operator_agent.models.pricing import DEFAULT_PRICES, PriceTable
 
 __all__ = ["OpenAIModel", "retry_after_seconds"]
 
-_log = get_logger("operator_agent.models")
+# Looked up per use: a logger bound at import time would ignore a later structlog configuration.
+_LOGGER = "operator_agent.models"
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the SDK insists on one; this is what they receive instead.
@@ -196,9 +197,7 @@ class OpenAIModel:
         self._max_retries = max_retries
         self._prices = DEFAULT_PRICES if prices is None else prices
         self._retry_max_wait_s = float(retry_max_wait_s)
-        self._backoff = wait_exponential_jitter(
-            initial=backoff_initial_s, max=retry_max_wait_s, jitter=backoff_initial_s
-        )
+        self._backoff_initial_s = float(backoff_initial_s)
         self._image_detail: ImageDetail = image_detail
         self._max_tokens_param: MaxTokensParam = max_tokens_param
         self._settings = settings or ModelSettings()
@@ -304,8 +303,10 @@ class OpenAIModel:
         except openai.APIStatusError as exc:
             if _is_retryable(exc):
                 raise
+            # Servers quote the key back on 401s; it must not travel on in an exception message.
+            described = redact_text(_describe(exc), [self._client.api_key] if self._client.api_key else [])
             raise ModelError(
-                f"model {self._name!r} at {self.base_url} refused the request: {_describe(exc)}"
+                f"model {self._name!r} at {self.base_url} refused the request: {described}"
             ) from exc
         except openai.APIResponseValidationError as exc:
             raise ModelResponseError(
@@ -319,7 +320,7 @@ class OpenAIModel:
             ) from exc
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         response = self._to_response(cast(Any, completion))
-        _log.info(
+        get_logger(_LOGGER).info(
             "model request",
             model=self._name,
             attempt=attempt,
@@ -388,12 +389,15 @@ class OpenAIModel:
             asked = retry_after_seconds(exc.response.headers)
             if asked is not None:
                 return min(asked, self._retry_max_wait_s)
-        return float(self._backoff(retry_state))
+        # Exponential backoff with up to one initial step of jitter, so parallel runs spread out.
+        exponent = min(retry_state.attempt_number - 1, 30)
+        backoff = self._backoff_initial_s * (2.0**exponent) + random.uniform(0, self._backoff_initial_s)
+        return min(backoff, self._retry_max_wait_s)
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait_s = retry_state.next_action.sleep if retry_state.next_action else None
-        _log.warning(
+        get_logger(_LOGGER).warning(
             "model request failed, retrying",
             model=self._name,
             attempt=retry_state.attempt_number,

@@ -14,7 +14,8 @@ from operator_agent.models.replies import ReplyLike, to_response
 
 __all__ = ["ModelRequest", "ScriptEntry", "ScriptedModel"]
 
-_log = get_logger("operator_agent.models")
+# Looked up per use: a logger bound at import time would ignore a later structlog configuration.
+_LOGGER = "operator_agent.models"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class ScriptedModel:
             )
         entry = self._replies[self._next]
         self._next += 1
-        _log.debug("scripted model step", model=self._name, step=step, of=len(self._replies))
+        get_logger(_LOGGER).debug("scripted model step", model=self._name, step=step, of=len(self._replies))
         if _is_exception(entry):
             raise entry
         value: object = entry

@@ -37,7 +37,8 @@ from operator_agent.testing.site_server import LocalServer
 
 __all__ = ["FakeOpenAIServer", "RecordedRequest", "serve_fake_openai"]
 
-_log = get_logger("operator_agent.testing")
+# Looked up per use: a logger bound at import time would ignore a later structlog configuration.
+_LOGGER = "operator_agent.testing"
 
 _DEFAULT_MALFORMED_BODY = '{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, '
 _ERROR_TYPES = {
@@ -342,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("fake openai request", line=format % args)
+        get_logger(_LOGGER).debug("fake openai request", line=format % args)
 
     # -- routing -----------------------------------------------------------------------------
 
@@ -459,7 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
         return request
 
     def _send_error_json(self, status: int, message: str, error_type: str = "invalid_request_error") -> None:
-        _log.debug("fake openai error reply", status=status, message=message)
+        get_logger(_LOGGER).debug("fake openai error reply", status=status, message=message)
         body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
         self._send_json(status, body)
 
