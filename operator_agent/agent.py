@@ -89,7 +89,9 @@ class Agent:
         allowed_domains: Sequence[str] | None = None,
     ) -> None:
         if not 0 <= confidence_threshold <= 1:
-            raise ConfigurationError(f"confidence_threshold must be between 0 and 1, got {confidence_threshold}")
+            raise ConfigurationError(
+                f"confidence_threshold must be between 0 and 1, got {confidence_threshold}"
+            )
         for name, value in (secrets or {}).items():
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(f"secret {name!r} must be a non-empty string")
@@ -156,7 +158,8 @@ class Agent:
         allowlist = DomainAllowlist(hosts=self._allowed) if self._allowed is not None else None
         if allowlist is not None and not allowlist.allows(start_url):
             raise ConfigurationError(
-                f"start_url {start_url!r} is outside the allowed domains: {', '.join(sorted(allowlist.hosts))}"
+                f"start_url {start_url!r} is outside the allowed domains: "
+                + ", ".join(sorted(allowlist.hosts))
             )
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         run_dir = self.trace_dir / run_id if self.trace_dir is not None else None
@@ -179,9 +182,7 @@ class Agent:
             tracing = self._playwright_trace and run_dir is not None and not self._secrets
             if tracing and run_dir is not None:
                 await context.context.tracing.start(screenshots=True, snapshots=True, sources=False)
-                stack.push_async_callback(
-                    _stop_tracing, context, run_dir / "playwright-trace.zip"
-                )
+                stack.push_async_callback(_stop_tracing, context, run_dir / "playwright-trace.zip")
             run = AgentRun(
                 settings=self._settings(),
                 browser=context,
@@ -203,11 +204,18 @@ class Agent:
                     await run.finish("failed", "the run was left before it finished")
 
     @overload
-    async def run(self, task: str, *, start_url: str, output_type: type[OutputT],
-                  inputs: Mapping[str, Any] | None = None) -> RunResult[OutputT]: ...
+    async def run(
+        self,
+        task: str,
+        *,
+        start_url: str,
+        output_type: type[OutputT],
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunResult[OutputT]: ...
     @overload
-    async def run(self, task: str, *, start_url: str, output_type: None = None,
-                  inputs: Mapping[str, Any] | None = None) -> RunResult[Any]: ...
+    async def run(
+        self, task: str, *, start_url: str, output_type: None = None, inputs: Mapping[str, Any] | None = None
+    ) -> RunResult[Any]: ...
 
     async def run(
         self,

@@ -34,9 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("task", help="what to do, in plain language")
     run.add_argument("--start-url", required=True, help="the http(s) page to start from")
     run.add_argument("--model", default=None, help="model name (default: $OPENAI_MODEL)")
-    run.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)"
+    )
     run.add_argument("--max-steps", type=int, default=40, help="step budget (default: 40)")
-    run.add_argument("--timeout", type=float, default=900.0, help="wall-clock budget in seconds (default: 900)")
+    run.add_argument(
+        "--timeout", type=float, default=900.0, help="wall-clock budget in seconds (default: 900)"
+    )
     run.add_argument(
         "--allowed-domain",
         action="append",
@@ -114,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reason: {summary['reason']}")
         if summary["output"] is not None:
             print("output: " + json.dumps(summary["output"], indent=2, default=str))
-        print(f"steps: {summary['steps']}  tokens: {summary['usage'].get('input_tokens', 0)} in / "
-              f"{summary['usage'].get('output_tokens', 0)} out")
+        print(
+            f"steps: {summary['steps']}  tokens: {summary['usage'].get('input_tokens', 0)} in / "
+            f"{summary['usage'].get('output_tokens', 0)} out"
+        )
         if summary["trace_dir"]:
             print(f"trace: {summary['trace_dir']}")
     return EXIT_OK if summary["status"] == "completed" else EXIT_NOT_COMPLETED

@@ -98,5 +98,9 @@ async def extract_data(
 def _correction(call: ToolCall, problem: str) -> list[Message]:
     return [
         Message(role="assistant", tool_calls=(call,)),
-        Message(role="tool", tool_call_id=call.id, content=f"invalid data: {problem[:1000]}; call return_data again"),
+        Message(
+            role="tool",
+            tool_call_id=call.id,
+            content=f"invalid data: {problem[:1000]}; call return_data again",
+        ),
     ]

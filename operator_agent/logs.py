@@ -127,7 +127,9 @@ def get_logger(name: str = "operator_agent", **initial: Any) -> _RedactingLogger
 
 
 def configure_logging(
-    *, level: Literal["debug", "info", "warning", "error"] = "info", fmt: Literal["console", "json"] = "console"
+    *,
+    level: Literal["debug", "info", "warning", "error"] = "info",
+    fmt: Literal["console", "json"] = "console",
 ) -> None:
     """Configure structlog for a script or the CLI: logs go to stderr, secrets are redacted.
 

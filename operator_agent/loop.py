@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-
 from playwright.async_api import Error as PlaywrightError
+from pydantic import TypeAdapter, ValidationError
 
 from operator_agent.act import NOT_EXECUTED, ActionExecutor, ActionOutcome
 from operator_agent.actions import Action, AskHuman, Done, Extract, Fail, PageAction, parse_tool_call
@@ -29,7 +28,14 @@ from operator_agent.observe import Observation, ObserveOptions, observe
 from operator_agent.observe.refs import ElementRef
 from operator_agent.prompts import HistoryEntry, PromptState, build_messages
 from operator_agent.result import RunResult
-from operator_agent.trace import ActionRecord, RunEndRecord, RunStartRecord, RunStatus, StepRecord, TraceWriter
+from operator_agent.trace import (
+    ActionRecord,
+    RunEndRecord,
+    RunStartRecord,
+    RunStatus,
+    StepRecord,
+    TraceWriter,
+)
 
 if TYPE_CHECKING:
     from operator_agent.browser import RunContext
@@ -173,7 +179,9 @@ class AgentRun:
             await self.finish("failed", f"{type(exc).__name__}: {exc}")
             return None
 
-    async def finish(self, status: RunStatus, reason: str, *, output: Any = None, confidence: float | None = None) -> None:
+    async def finish(
+        self, status: RunStatus, reason: str, *, output: Any = None, confidence: float | None = None
+    ) -> None:
         """End the run with this status (idempotent: the first call wins)."""
         if self._result is not None:
             return
@@ -388,25 +396,35 @@ class AgentRun:
     async def _ask_approval(
         self, step: int, action: PageAction, element: ElementRef | None, why: str, obs: Observation
     ) -> tuple[bool, str]:
-        arguments = action.model_dump(exclude={"kind", "reason", "irreversible"})
+        arguments = action.model_dump(exclude={"reason", "irreversible"})
+        kind = str(arguments.pop("kind"))
         request = ApprovalRequest(
             run_id=self.run_id,
             step=step,
-            kind=action.kind,
+            kind=kind,
             target=element.describe() if element is not None else None,
             url=obs.url,
             reason=why,
             arguments=arguments,
-            screenshot=str(self._trace.screenshot_path(step)) if self._trace and self._s.screenshots else None,
+            screenshot=str(self._trace.screenshot_path(step))
+            if self._trace and self._s.screenshots
+            else None,
         )
-        self._log.info("approval requested", step=step, action=action.kind, target=request.target)
+        self._log.info("approval requested", step=step, action=kind, target=request.target)
         decision = await self._s.approver.decide(request)
         self._log.info(
-            "approval decided", step=step, approved=decision.approved, by=decision.decided_by, why=decision.reason
+            "approval decided",
+            step=step,
+            approved=decision.approved,
+            by=decision.decided_by,
+            why=decision.reason,
         )
         if decision.approved:
             return True, ""
-        return False, f"denied by {decision.decided_by}: {decision.reason or 'no reason given'}; nothing was done"
+        return (
+            False,
+            f"denied by {decision.decided_by}: {decision.reason or 'no reason given'}; nothing was done",
+        )
 
     async def _extract(self, action: Extract, obs: Observation) -> str:
         from operator_agent.extract import extract_data
@@ -443,7 +461,9 @@ class AgentRun:
         except ValidationError as exc:
             self._notices.append(
                 "Your `done` output does not match the required schema: "
-                + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'output'}: {e['msg']}" for e in exc.errors()[:5])
+                + "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'output'}: {e['msg']}" for e in exc.errors()[:5]
+                )
                 + ". Correct it and call `done` again."
             )
             self._last_results = [
@@ -455,8 +475,8 @@ class AgentRun:
         if action.confidence < self._s.confidence_threshold:
             await self.finish(
                 "needs_review",
-                f"confidence {action.confidence:.2f} is below the threshold {self._s.confidence_threshold:.2f}: "
-                f"{summary}",
+                f"confidence {action.confidence:.2f} is below the threshold "
+                f"{self._s.confidence_threshold:.2f}: {summary}",
                 confidence=action.confidence,
             )
             return
@@ -507,12 +527,16 @@ class AgentRun:
     def _collect_notices(self) -> list[str]:
         notices, self._notices = self._notices, []
         for dialog in self._browser.take_dialogs():
-            notices.append(f"A {dialog.kind} dialog said {dialog.message!r}; it was answered: {dialog.action}.")
+            notices.append(
+                f"A {dialog.kind} dialog said {dialog.message!r}; it was answered: {dialog.action}."
+            )
         if self._allowlist is not None:
             for url in self._allowlist.take_blocked():
                 notices.append(f"A request to {url} was blocked: that host is not among the allowed domains.")
         for download in self._browser.take_downloads():
-            notices.append(f"Downloaded {download.suggested_filename!r} to {download.path} ({download.size} bytes).")
+            notices.append(
+                f"Downloaded {download.suggested_filename!r} to {download.path} ({download.size} bytes)."
+            )
         return notices
 
 

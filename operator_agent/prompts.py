@@ -83,7 +83,9 @@ def _history_message(history: Sequence[HistoryEntry], *, keep: int) -> Message |
     shown = history[-keep:]
     lines = ["What you have done so far:"]
     if len(history) > len(shown):
-        lines.append(f"- steps 1–{history[-keep - 1].step}: {len(history) - len(shown)} earlier steps (omitted)")
+        lines.append(
+            f"- steps 1–{history[-keep - 1].step}: {len(history) - len(shown)} earlier steps (omitted)"
+        )
     lines += [f"- step {entry.step}: {entry.summary}" for entry in shown]
     return Message(role="user", content="\n".join(lines))
 
@@ -118,7 +120,9 @@ def build_messages(
         messages.append(summary)
     if last_calls:
         messages.append(Message(role="assistant", tool_calls=tuple(last_calls)))
-        messages += [Message(role="tool", tool_call_id=call_id, content=text) for call_id, text in last_results]
+        messages += [
+            Message(role="tool", tool_call_id=call_id, content=text) for call_id, text in last_results
+        ]
     body = observation_text
     if notices:
         body = "Notices:\n" + "\n".join(f"- {n}" for n in notices) + "\n\n" + body

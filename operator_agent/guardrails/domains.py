@@ -42,7 +42,9 @@ class DomainAllowlist:
         for raw in hosts:
             host = raw.strip().lower().lstrip(".")
             if not host or any(char in host for char in "/:@ "):
-                raise ConfigurationError(f"allowed domain {raw!r} must be a bare host name like 'erp.example.com'")
+                raise ConfigurationError(
+                    f"allowed domain {raw!r} must be a bare host name like 'erp.example.com'"
+                )
             cleaned.add(host)
         if not cleaned:
             raise ConfigurationError("the domain allowlist is empty: give at least one host")

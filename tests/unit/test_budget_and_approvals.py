@@ -23,7 +23,9 @@ def test_budget_reports_which_limit_ran_out() -> None:
     budget = Budget(max_steps=5, max_tokens=1000, max_cost_usd=0.5)
     assert budget.exceeded(usage=Usage(), steps=4) is None
     assert "step budget" in (budget.exceeded(usage=Usage(), steps=5) or "")
-    assert "token budget" in (budget.exceeded(usage=Usage(input_tokens=900, output_tokens=100), steps=1) or "")
+    assert "token budget" in (
+        budget.exceeded(usage=Usage(input_tokens=900, output_tokens=100), steps=1) or ""
+    )
     assert "cost budget" in (budget.exceeded(usage=Usage(cost_usd=0.6), steps=1) or "")
     # Unknown cost (None) never counts as exhausted.
     assert budget.exceeded(usage=Usage(cost_usd=None), steps=1) is None
@@ -55,13 +57,15 @@ async def test_callback_approver_accepts_sync_async_and_fails_closed() -> None:
         return ApprovalDecision(approved=False, reason="not today", decided_by="ops-team")
 
     decision = await CallbackApprover(later).decide(REQUEST)
-    assert not decision.approved and decision.decided_by == "ops-team"
+    assert not decision.approved
+    assert decision.decided_by == "ops-team"
 
     def broken(r: ApprovalRequest) -> bool:
         raise RuntimeError("queue down")
 
     decision = await CallbackApprover(broken).decide(REQUEST)
-    assert not decision.approved and "queue down" in decision.reason
+    assert not decision.approved
+    assert "queue down" in decision.reason
     assert not (await CallbackApprover(lambda r: "yes").decide(REQUEST)).approved  # type: ignore[arg-type,return-value]
 
 
@@ -81,7 +85,8 @@ async def test_console_approver_asks_on_a_terminal() -> None:
     assert (await ConsoleApprover(stdin=_Tty("y\n"), stdout=out).decide(REQUEST)).approved
     assert 'button "Confirm" [e9]' in out.getvalue()
     decision = await ConsoleApprover(stdin=_Tty("n\nwrong vendor\n"), stdout=io.StringIO()).decide(REQUEST)
-    assert not decision.approved and decision.reason == "wrong vendor"
+    assert not decision.approved
+    assert decision.reason == "wrong vendor"
 
 
 def test_domain_allowlist() -> None:
