@@ -159,17 +159,23 @@ class RunContext:
         """The downloads finished since the previous call, oldest first."""
         return self._downloads.take()
 
-    async def wait_for_downloads(self, *, timeout_s: float = 30) -> None:
+    async def wait_for_downloads(self, *, timeout_s: float = 30, at_least: int = 0) -> None:
         """Wait until every download in flight is saved in :attr:`downloads_dir`.
+
+        A click that starts a download returns before the browser reports the download; right
+        after such a click, pass ``at_least=1`` so the wait covers the download about to start.
 
         Args:
             timeout_s: How long to wait at most.
+            at_least: How many downloads must have finished (or failed) since the previous
+                :meth:`take_downloads` before the wait may end.
 
         Raises:
-            BrowserError: If downloads are still running after ``timeout_s``, or if a download
-                failed since the previous wait (the message names its URL and the reason).
+            BrowserError: If downloads are still running (or fewer than ``at_least`` ended)
+                after ``timeout_s``, or if a download failed since the previous wait (the
+                message names its URL and the reason).
         """
-        await self._downloads.wait(timeout_s=timeout_s)
+        await self._downloads.wait(timeout_s=timeout_s, at_least=at_least)
 
     # -- stored state and lifecycle ----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from playwright.async_api import Download, Page
 from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict, Field
 
-from operator_agent.errors import BrowserError
+from operator_agent.errors import BrowserError, ConfigurationError
 from operator_agent.logs import get_logger
 
 __all__ = ["DownloadCollector", "DownloadRecord", "safe_filename"]
@@ -114,6 +114,8 @@ class DownloadCollector:
         self._finished: list[DownloadRecord] = []
         self._failures: list[str] = []
         self._in_flight: dict[asyncio.Task[None], str] = {}
+        # Set (and replaced) whenever a download starts or ends.
+        self._changed = asyncio.Event()
 
     def attach(self, page: Page) -> None:
         """Save every download that ``page`` starts."""
@@ -129,24 +131,51 @@ class DownloadCollector:
         """How many downloads are still being received or saved."""
         return len(self._in_flight)
 
-    async def wait(self, *, timeout_s: float) -> None:
-        """Wait until every download in flight is saved.
+    async def wait(self, *, timeout_s: float, at_least: int = 0) -> None:
+        """Wait until no download is in flight and at least ``at_least`` have ended.
+
+        A click that starts a download returns before the browser reports the download, so
+        right after such a click pass ``at_least=1`` to wait for it to start and finish.
+
+        Args:
+            timeout_s: How long to wait at most.
+            at_least: How many downloads must have finished (or failed) since the previous
+                :meth:`take` (and the previous failure report).
 
         Raises:
-            BrowserError: If some downloads are still running after ``timeout_s`` (they keep
+            BrowserError: If the downloads are not done after ``timeout_s`` (those running keep
                 running), or if a download failed since the previous wait.
         """
-        pending = set(self._in_flight)
-        if pending:
-            _done, still_running = await asyncio.wait(pending, timeout=timeout_s)
-            if still_running:
-                urls = sorted(self._in_flight[task] for task in still_running if task in self._in_flight)
-                raise BrowserError(
-                    f"{len(still_running)} download(s) still running after {timeout_s:g}s: " + ", ".join(urls)
-                )
+        if at_least < 0:
+            raise ConfigurationError(f"wait_for_downloads at_least must be >= 0, got {at_least}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._in_flight or len(self._finished) + len(self._failures) < at_least:
+            changed = self._changed
+            try:
+                async with asyncio.timeout(max(deadline - loop.time(), 0)):
+                    await changed.wait()
+            except TimeoutError:
+                raise self._timeout_error(timeout_s, at_least) from None
         if self._failures:
             failures, self._failures = self._failures, []
             raise BrowserError("download failed: " + "; ".join(failures))
+
+    def _timeout_error(self, timeout_s: float, at_least: int) -> BrowserError:
+        if self._in_flight:
+            urls = sorted(self._in_flight.values())
+            return BrowserError(
+                f"{len(urls)} download(s) still running after {timeout_s:g}s: " + ", ".join(urls)
+            )
+        ended = len(self._finished) + len(self._failures)
+        return BrowserError(
+            f"expected at least {at_least} download(s) within {timeout_s:g}s, but {ended} ended "
+            f"(saved into {self.folder})"
+        )
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def close(self) -> None:
         """Stop saving: cancel downloads still in flight and wait for them to unwind."""
@@ -157,16 +186,18 @@ class DownloadCollector:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _on_download(self, download: Download) -> None:
-        # A plain (not async) listener, so the download counts as in flight from the moment the
-        # event arrives and a wait started right after the triggering click sees it.
+        # A plain (not async) listener, so the download counts as in flight from the moment
+        # the browser reports it.
         task = asyncio.ensure_future(self._save(download))
         self._in_flight[task] = download.url
         task.add_done_callback(self._forget)
+        self._notify()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             _log.error("download handler crashed", error=repr(task.exception()))
+        self._notify()
 
     async def _save(self, download: Download) -> None:
         url = download.url
