@@ -1,0 +1,217 @@
+"""Finding the element a ref names, even after the page re-rendered it, and reading what it is.
+
+A ref names an element of the latest observation. If that element has left the page (a list
+re-rendered, a framework replaced the node), the executor looks for its successor: exactly one
+element in the same frame with the same role and accessible name. It acts on that one and says
+so; with none or several candidates the ref is stale and the model must observe again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, cast, get_args, get_type_hints
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Frame, Locator
+
+from operator_agent.errors import StaleRefError
+from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
+
+__all__ = ["ElementFacts", "Target", "element_facts", "resolve_target"]
+
+_ARIA_ROLES: frozenset[str] = frozenset(get_args(get_type_hints(Frame.get_by_role)["role"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An element ready to act on.
+
+    Attributes:
+        element: The ref as the observation listed it.
+        locator: A locator that finds exactly the element.
+        note: Empty, or a sentence telling the model that the ref's element was replaced and which
+            element took its place.
+    """
+
+    element: ElementRef
+    locator: Locator
+    note: str = ""
+
+    def describe(self) -> str:
+        """The element as the model knows it, such as ``button "Save" [e3]``."""
+        return self.element.describe()
+
+
+def _successor(element: ElementRef) -> Locator | None:
+    """A locator for elements with the same role and name, or None if there is nothing to match on."""
+    if not element.name:
+        return None
+    if element.role in _ARIA_ROLES and element.role not in ("generic", "none", "presentation"):
+        role = cast(Any, element.role)
+        return element.frame.get_by_role(role, name=element.name, exact=True)
+    # Elements without a usable role (clickable divs...) are matched on tag and whole text.
+    text = re.compile(r"^\s*" + re.escape(element.name) + r"\s*$")
+    return element.frame.locator(element.tag).filter(has_text=text)
+
+
+async def _count(locator: Locator) -> int:
+    try:
+        return await locator.count()
+    except PlaywrightError:
+        return 0
+
+
+async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Target:
+    """Find the element of ``ref`` on the page now.
+
+    Args:
+        refs: The refs of the latest observation.
+        ref: The ref the action names.
+        wait_s: How long to wait for a re-rendered element to settle before calling the ref stale.
+
+    Raises:
+        UnknownRefError: If the observation has no such ref.
+        StaleRefError: If the element has left the page and no single element took its place.
+    """
+    element = refs.resolve(ref)
+    deadline = time.monotonic() + wait_s
+    own = element.locator()
+    successor = _successor(element)
+    candidates = 0
+    while True:
+        if element.frame.is_detached():
+            raise StaleRefError(
+                f"{element.describe()} was inside a frame that has left the page; observe the page again"
+            )
+        found = await _count(own)
+        if found == 1:
+            return Target(element=element, locator=own)
+        if found > 1 and successor is not None:
+            # The page cloned the element, ref attribute included: keep the clone that matches.
+            narrowed = own.and_(successor)
+            if await _count(narrowed) == 1:
+                return Target(element=element, locator=narrowed)
+        if found == 0 and successor is not None:
+            candidates = await _count(successor)
+            if candidates == 1:
+                return await _adopt(element, successor)
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.1)
+    if found > 1:
+        raise StaleRefError(
+            f"{element.describe()} is ambiguous now: {found} elements carry that ref; observe the page again"
+        )
+    if successor is None:
+        raise StaleRefError(
+            f"{element.describe()} is no longer on the page (it was re-rendered or removed) and has no "
+            "name to find it again by; observe the page again"
+        )
+    found_text = "no element" if candidates == 0 else f"{candidates} elements"
+    raise StaleRefError(
+        f"{element.describe()} is no longer on the page (it was re-rendered or removed), and "
+        f"{found_text} with that role and name took its place; observe the page again"
+    )
+
+
+async def _adopt(element: ElementRef, successor: Locator) -> Target:
+    # Give the successor the ref, so later actions of the same batch find it directly.
+    try:
+        await successor.evaluate(
+            "(el, [attr, ref]) => el.setAttribute(attr, ref)", [REF_ATTRIBUTE, element.ref]
+        )
+        locator = element.locator()
+    except PlaywrightError:
+        locator = successor
+    note = (
+        f"{element.ref} had been re-rendered; acted on the {element.role} "
+        f'"{element.name}" that took its place'
+    )
+    return Target(element=element, locator=locator, note=note)
+
+
+@dataclass(frozen=True, slots=True)
+class ElementFacts:
+    """What an element is, read from the live page (labels are followed to their control).
+
+    Attributes:
+        tag: The lower-case tag name.
+        input_type: The ``type`` of an input, else None.
+        role: The explicit ``role`` attribute, else None.
+        editable: Whether ``fill`` can type into it (text-like input, textarea, contenteditable).
+        read_only: Whether it is read-only.
+        disabled: Whether it is disabled.
+        multiple: Whether a select or file input takes several values.
+        checkable: Whether it is a checkbox, radio button or switch.
+        combobox: Whether typing into it offers suggestions (role combobox, datalist, autocomplete).
+        placeholder: Its placeholder, or "".
+        fillable_descendants: How many fillable elements it holds (for a wrapper around an input).
+        scrollable: Whether it scrolls its own content.
+    """
+
+    tag: str
+    input_type: str | None
+    role: str | None
+    editable: bool
+    read_only: bool
+    disabled: bool
+    multiple: bool
+    checkable: bool
+    combobox: bool
+    placeholder: str
+    fillable_descendants: int
+    scrollable: bool
+
+    def kind(self) -> str:
+        """A short name of what the element is, such as ``checkbox`` or ``<select>``."""
+        if self.role:
+            return self.role
+        if self.tag == "input":
+            return f'<input type="{self.input_type}">'
+        return f"<{self.tag}>"
+
+
+_FACTS_JS = """
+(el, fillable) => {
+  const t = (el instanceof HTMLLabelElement && el.control) ? el.control : el;
+  const tag = t.tagName.toLowerCase();
+  const type = tag === 'input' ? (t.getAttribute('type') || 'text').toLowerCase() : null;
+  const role = ((t.getAttribute('role') || '').trim().split(/\\s+/)[0]) || null;
+  const notText = ['button', 'submit', 'reset', 'checkbox', 'radio', 'file', 'image', 'hidden'];
+  const isField = (n) => n.isContentEditable || n.tagName === 'TEXTAREA' ||
+    (n.tagName === 'INPUT' && !notText.includes((n.getAttribute('type') || 'text').toLowerCase()));
+  const style = getComputedStyle(t);
+  const overflows = (v) => v === 'auto' || v === 'scroll' || v === 'overlay';
+  return {
+    tag, input_type: type, role,
+    editable: isField(t),
+    read_only: !!t.readOnly || t.getAttribute('aria-readonly') === 'true',
+    disabled: !!t.disabled || t.getAttribute('aria-disabled') === 'true' || !!t.closest('fieldset:disabled'),
+    multiple: !!t.multiple,
+    checkable: type === 'checkbox' || type === 'radio' ||
+      ['checkbox', 'radio', 'switch', 'menuitemcheckbox', 'menuitemradio'].includes(role),
+    combobox: role === 'combobox' || (tag === 'input' && t.hasAttribute('list')) ||
+      t.hasAttribute('aria-autocomplete') || t.getAttribute('aria-haspopup') === 'listbox',
+    placeholder: t.getAttribute('placeholder') || t.getAttribute('aria-placeholder') || '',
+    fillable_descendants: isField(t) ? 0 : t.querySelectorAll(fillable).length,
+    scrollable: (overflows(style.overflowY) && t.scrollHeight > t.clientHeight) ||
+      (overflows(style.overflowX) && t.scrollWidth > t.clientWidth),
+  };
+}
+"""
+
+#: The CSS that finds a fillable element inside a wrapper (see ``ElementFacts.fillable_descendants``).
+FILLABLE_CSS = (
+    "input:not([type=hidden]):not([type=button]):not([type=submit]):not([type=reset]):not([type=checkbox])"
+    ":not([type=radio]):not([type=file]):not([type=image]), textarea, [contenteditable=''], "
+    "[contenteditable=true]"
+)
+
+
+async def element_facts(locator: Locator, *, timeout_ms: float) -> ElementFacts:
+    """Read what the element is, following a label to its control."""
+    raw: dict[str, Any] = await locator.evaluate(_FACTS_JS, FILLABLE_CSS, timeout=timeout_ms)
+    return ElementFacts(**raw)
