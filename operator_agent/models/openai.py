@@ -286,6 +286,9 @@ class OpenAIModel:
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
                 if not _is_retryable(exc):
                     raise
+                get_logger(_LOGGER).error(
+                    "model unavailable", model=self._name, attempts=attempt, error=_describe(exc)
+                )
                 raise ModelUnavailableError(
                     f"model {self._name!r} at {self.base_url} is unavailable: gave up after {attempt} "
                     f"attempt(s); last error: {redact_text(_describe(exc), secrets)}"
@@ -317,6 +320,12 @@ class OpenAIModel:
             raise ModelResponseError(
                 f"model {self._name!r} at {self.base_url} sent a body that is not valid JSON: {exc.msg} at "
                 f"line {exc.lineno} column {exc.colno}"
+            ) from exc
+        except openai.APIConnectionError:
+            raise  # retried by the caller
+        except openai.OpenAIError as exc:
+            raise ModelError(
+                f"model {self._name!r} at {self.base_url}: the OpenAI client failed: {exc}"
             ) from exc
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         response = self._to_response(cast(Any, completion))

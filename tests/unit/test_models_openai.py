@@ -480,8 +480,14 @@ async def test_the_module_switch_itself_is_honoured(monkeypatch: pytest.MonkeyPa
     assert models.ALLOW_MODEL_REQUESTS is True
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", False)
     async with OpenAIModel(model="gpt-4o", base_url="http://10.1.2.3:8000/v1", api_key="k") as model:
+        # Even if the guard broke, nothing may leave this machine.
+        monkeypatch.setattr(model.client.chat.completions, "create", _refuse_to_send)
         with pytest.raises(UnexpectedModelRequestError, match=r"10\.1\.2\.3"):
             await model.request(CONVERSATION, tools=[])
+
+
+async def _refuse_to_send(**kwargs: Any) -> Any:
+    raise AssertionError("the request reached the SDK")
 
 
 def test_loopback_detection() -> None:

@@ -151,13 +151,11 @@ def test_model_settings_ranges() -> None:
         ModelSettings(tool_choice="any")  # type: ignore[arg-type]
 
 
-def test_every_model_satisfies_the_protocol() -> None:
-    models = [
-        FunctionModel(lambda messages, tools: "ok"),
-        ScriptedModel(["ok"]),
-        OpenAIModel(model="m", base_url="http://127.0.0.1:9/v1"),
-    ]
-    assert all(isinstance(m, Model) for m in models)
+async def test_every_model_satisfies_the_protocol() -> None:
+    async with OpenAIModel(model="m", base_url="http://127.0.0.1:9/v1") as openai_model:
+        models = [FunctionModel(lambda messages, tools: "ok"), ScriptedModel(["ok"]), openai_model]
+        assert all(isinstance(m, Model) for m in models)
+    assert not isinstance(object(), Model)
 
 
 # -- chat format --------------------------------------------------------------------------------
