@@ -85,20 +85,26 @@ def redact_secrets(
 
 
 class _RedactingLogger:
-    """Wraps a structlog logger so redaction runs whatever the app configured."""
+    """A structlog logger that redacts secrets whatever the app configured.
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
+    It resolves the underlying structlog logger at each call, so a module-level logger follows a
+    ``structlog.configure`` (or :func:`configure_logging`) made after import.
+    """
+
+    def __init__(self, name: str, bound: dict[str, Any]) -> None:
+        self._name = name
+        self._bound = bound
 
     def bind(self, **values: Any) -> _RedactingLogger:
-        return _RedactingLogger(self._inner.bind(**values))
+        return _RedactingLogger(self._name, {**self._bound, **values})
 
     def _log(self, level: str, event: str, **fields: Any) -> None:
         secrets = _secret_values.get()
+        values = {**self._bound, **fields}
         if secrets:
             event = redact_text(event, secrets)
-            fields = {k: _redact_value(v, secrets) for k, v in fields.items()}
-        getattr(self._inner, level)(event, **fields)
+            values = {k: _redact_value(v, secrets) for k, v in values.items()}
+        getattr(structlog.get_logger(self._name), level)(event, **values)
 
     def debug(self, event: str, **fields: Any) -> None:
         self._log("debug", event, **fields)
@@ -123,7 +129,7 @@ def get_logger(name: str = "operator_agent", **initial: Any) -> _RedactingLogger
         name: The logger name (shows as ``logger`` with stdlib-backed configurations).
         **initial: Values bound to every event, such as ``run_id``.
     """
-    return _RedactingLogger(structlog.get_logger(name).bind(**initial))
+    return _RedactingLogger(name, dict(initial))
 
 
 def configure_logging(
