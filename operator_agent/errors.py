@@ -10,6 +10,8 @@ from __future__ import annotations
 __all__ = [
     "ActionError",
     "ActionFailedError",
+    "ApprovalConflictError",
+    "ApprovalError",
     "BrowserError",
     "BrowserNotFoundError",
     "BudgetExhaustedError",
@@ -26,6 +28,7 @@ __all__ = [
     "SyncInAsyncError",
     "TraceError",
     "UnexpectedModelRequestError",
+    "UnknownApprovalError",
     "UnknownRefError",
 ]
 
@@ -108,3 +111,15 @@ class OutputValidationError(OperatorAgentError):
 
 class TraceError(OperatorAgentError):
     """A trace directory or record is missing, corrupt or of an unknown schema version."""
+
+
+class ApprovalError(OperatorAgentError):
+    """The approval queue could not be read or written (missing, corrupt or locked database)."""
+
+
+class UnknownApprovalError(ApprovalError):
+    """An approval request id does not exist in the queue."""
+
+
+class ApprovalConflictError(ApprovalError):
+    """An approval request cannot be decided: it was already approved, denied or has expired."""
