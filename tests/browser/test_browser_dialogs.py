@@ -46,7 +46,9 @@ async def test_confirm_is_dismissed_by_default(run_context: RunContext, site: Lo
     assert (record.kind, record.action, record.message) == ("confirm", "dismiss", "Delete invoice 42?")
 
 
-async def test_dismissed_confirm_stops_the_guarded_request(run_context: RunContext, site: LocalServer) -> None:
+async def test_dismissed_confirm_stops_the_guarded_request(
+    run_context: RunContext, site: LocalServer
+) -> None:
     await _open(run_context, site.url + "/dialogs.html")
     requested: list[str] = []
 
@@ -85,7 +87,11 @@ async def test_policy_can_accept_confirms_and_answer_prompts(
         assert await run.page.text_content("#out") == "invoice 42 deleted"
         prompt, confirm = run.take_dialogs()
     assert (prompt.kind, prompt.action, prompt.prompt_text) == ("prompt", "accept", "customer asked twice")
-    assert (confirm.kind, confirm.action, confirm.message) == ("confirm", "accept", "Really delete invoice 42?")
+    assert (confirm.kind, confirm.action, confirm.message) == (
+        "confirm",
+        "accept",
+        "Really delete invoice 42?",
+    )
 
 
 async def test_accepted_prompt_without_text_submits_its_default(
@@ -135,7 +141,9 @@ async def test_dialogs_in_popups_are_answered_too(run_context: RunContext, site:
     async with run_context.context.expect_page(timeout=FAST_MS) as popup_info:
         await run_context.page.click("#popup-alert")
     popup = await popup_info.value
-    await popup.wait_for_function("document.getElementById('out').textContent === 'after alert'", timeout=FAST_MS)
+    await popup.wait_for_function(
+        "document.getElementById('out').textContent === 'after alert'", timeout=FAST_MS
+    )
     [record] = run_context.take_dialogs()
     assert (record.kind, record.action, record.message) == ("alert", "accept", "Session expires in 5 minutes")
     assert record.url == site.url + "/alert-on-load.html"

@@ -20,6 +20,14 @@ PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "pages" / "browser"
 REPORT = (PAGES / "report.csv").read_bytes()
 
 
+def _names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _temp_root() -> Path:
+    return Path(tempfile.gettempdir()).resolve()
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[LocalServer]:
     with serve_directory(PAGES) as server:
@@ -104,9 +112,9 @@ async def test_same_names_get_unique_files_and_names_cannot_escape(
         assert record.path.stat().st_size == record.size
     notes = next(r for r in records if r.path.name == "notes.txt")
     assert notes.path.read_text() == "note 1\nnote 2\n"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(r.path.name for r in records)
+    assert _names_in(folder) == sorted(r.path.name for r in records)
     # Nothing was written next to or above the downloads folder.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+    assert _names_in(tmp_path) == ["downloads"]
 
 
 async def test_waiting_for_a_slow_download_times_out_then_completes(
@@ -157,7 +165,7 @@ async def test_default_downloads_folder_is_temporary_and_kept_only_with_download
     async with await browser_session.new_context() as empty_run:
         unused = empty_run.downloads_dir
         assert unused.is_dir()
-        assert unused.parent == Path(tempfile.gettempdir()).resolve()
+        assert unused.parent == _temp_root()
     assert not unused.exists()
 
     async with await browser_session.new_context() as run:

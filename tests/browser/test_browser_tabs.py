@@ -76,7 +76,9 @@ async def test_switch_to_makes_a_tab_active(run_context: RunContext, site: Local
     assert run_context.page is second
 
 
-async def test_switch_to_a_missing_tab_lists_the_open_ones(run_context: RunContext, site: LocalServer) -> None:
+async def test_switch_to_a_missing_tab_lists_the_open_ones(
+    run_context: RunContext, site: LocalServer
+) -> None:
     await run_context.page.goto(site.url + "/tabs.html")
     await _open_popup(run_context, "#blank-link")
     await run_context.refresh_tabs()
@@ -107,7 +109,9 @@ async def test_closing_the_active_tab_returns_to_the_one_active_before(
     assert [tab.url for tab in run_context.tabs()] == [site.url + "/tabs.html", site.url + "/second.html"]
     await second.close()
     assert run_context.page is home
-    assert run_context.tabs() == [TabInfo(index=0, url=site.url + "/tabs.html", title="Tabs home", active=True)]
+    assert run_context.tabs() == [
+        TabInfo(index=0, url=site.url + "/tabs.html", title="Tabs home", active=True)
+    ]
 
 
 async def test_closing_every_tab_is_a_clear_error_until_a_new_one_opens(run_context: RunContext) -> None:

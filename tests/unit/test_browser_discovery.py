@@ -26,7 +26,7 @@ def _playwright_chromium_revision() -> str:
     package = discovery._playwright_package_dir()
     assert package is not None
     manifest = json.loads((package / "driver" / "package" / "browsers.json").read_text())
-    return next(entry["revision"] for entry in manifest["browsers"] if entry["name"] == "chromium")
+    return str(next(e["revision"] for e in manifest["browsers"] if e["name"] == "chromium"))
 
 
 @pytest.fixture

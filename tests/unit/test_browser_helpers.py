@@ -98,7 +98,7 @@ def test_dialog_policy_fails_closed_by_default() -> None:
 
 def test_dialog_policy_is_frozen_and_strict() -> None:
     with pytest.raises(ValidationError):
-        DialogPolicy(confirm="yes")  # type: ignore[arg-type]
+        DialogPolicy(confirm="yes")
     with pytest.raises(ValidationError):
         DialogPolicy(alerts="accept")  # type: ignore[call-arg]
     policy = DialogPolicy()
