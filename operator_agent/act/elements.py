@@ -165,6 +165,12 @@ _FOCUS_JS = """
   const el = document.activeElement;
   if (!el || el === document.body || el === document.documentElement) return null;
   const tag = el.tagName.toLowerCase();
+  const type = (el.getAttribute('type') || 'text').toLowerCase();
+  const inputRoles = {
+    checkbox: 'checkbox', radio: 'radio', button: 'button', submit: 'button', range: 'slider',
+  };
+  const implicit = tag === 'input' ? (inputRoles[type] || (el.hasAttribute('list') ? 'combobox' : 'textbox'))
+    : ({ textarea: 'textbox', select: 'combobox', button: 'button', a: 'link' })[tag] || tag;
   const label = (el.getAttribute('aria-label') || (el.labels && el.labels[0] && el.labels[0].innerText) ||
     el.getAttribute('placeholder') || el.innerText || el.getAttribute('title') || '')
     .replace(/\\s+/g, ' ').trim();
@@ -172,7 +178,7 @@ _FOCUS_JS = """
   const textual = (tag === 'input' && !['checkbox', 'radio', 'button', 'submit', 'file'].includes(el.type))
     || tag === 'textarea';
   return {
-    ref: el.getAttribute(refAttr), tag, role: el.getAttribute('role'), label: label.slice(0, 60),
+    ref: el.getAttribute(refAttr), role: el.getAttribute('role') || implicit, label: label.slice(0, 60),
     value: textual && !secret ? el.value : null, secret,
   };
 }
@@ -187,7 +193,7 @@ async def focus_report(page: Page) -> str:
         return ""
     if info is None:
         return "nothing has focus"
-    what = info["role"] or info["tag"]
+    what = info["role"]
     name = f' "{info["label"]}"' if info["label"] else ""
     ref = f" [{info['ref']}]" if info["ref"] else ""
     value = f' showing "{info["value"]}"' if info["value"] is not None else ""

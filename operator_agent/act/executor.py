@@ -257,6 +257,10 @@ class ActionExecutor:
     ) -> ActionOutcome:
         secrets = list(self._secrets.values())
         effects = change.effects() if change is not None else []
+        # navigate, go_back and switch_tab already say where the tab is.
+        effects = [
+            e for e in effects if not (e.startswith("the page is now") and url and url in result.message)
+        ]
         message = "; ".join([result.message, *effects])
         # Playwright's call logs quote the values they type: never let a secret through.
         message = redact_text(message, secrets)

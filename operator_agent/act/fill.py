@@ -56,7 +56,7 @@ _OPTIONS_JS = """
       ids.push(...(n.getAttribute(attr) || '').split(/\\s+/));
     }
   }
-  const roots = ids.filter(Boolean).map((id) => document.getElementById(id)).filter(Boolean);
+  const roots = [...new Set(ids.filter(Boolean))].map((id) => document.getElementById(id)).filter(Boolean);
   let options = [];
   for (const root of (roots.length ? roots : [document])) {
     options.push(...root.querySelectorAll('[role="option"]'));
@@ -259,23 +259,24 @@ async def fill_field(
             timeout=timeout_ms,
         )
     else:
-        assert text is not None
-        value, note = _value_for(facts, text)
+        value, note = _value_for(facts, text or "")
     await locator.fill(value, timeout=timeout_ms)
     await _pause(page)
     shown = await shown_value(locator, timeout_ms=timeout_ms)
     options: list[str] = []
-    typed = False
+    typed_because = ""
     native = facts.input_type in NATIVE_DATE_TYPES
     if facts.combobox and value:
         options = await _options(locator, page=page, wait_s=0.3, timeout_ms=timeout_ms)
     took = registered(value, shown, combobox=facts.combobox)
     if not native and value and (not took or (facts.combobox and not options)):
+        typed_because = (
+            "the field ignored a direct fill" if not took else "no suggestions appeared without keystrokes"
+        )
         await _clear_by_keys(locator, timeout_ms=timeout_ms)
         await locator.press_sequentially(
             value, delay=_TYPE_DELAY_MS, timeout=timeout_ms + _TYPE_DELAY_MS * len(value)
         )
-        typed = True
         await _pause(page)
         if facts.combobox:
             options = await _options(locator, page=page, wait_s=1.5, timeout_ms=timeout_ms)
@@ -288,7 +289,7 @@ async def fill_field(
         value=value,
         shown=shown,
         took=took,
-        typed=typed,
+        typed_because=typed_because,
         note=note,
         options=options,
     )
@@ -302,11 +303,11 @@ def _report(
     value: str,
     shown: str,
     took: bool,
-    typed: bool,
+    typed_because: str,
     note: str,
     options: list[str],
 ) -> StepResult:
-    how = " by typing it key by key (the field ignored a direct fill)" if typed else ""
+    how = f" by typing it key by key ({typed_because})" if typed_because else ""
     parts: list[str] = []
     if secret is not None:
         if not took:

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, Request
+from playwright.async_api import Locator, Page, Request, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from operator_agent.act.outcome import StepResult
@@ -22,18 +22,26 @@ QUIET_S = 0.5
 
 
 class NetworkTracker:
-    """Counts a tab's requests in flight, from the moment it is attached."""
+    """Counts a tab's requests in flight, from the moment it is attached.
+
+    A request counts as settled once its response arrived: a page that never reads a response
+    body (``fetch(url).then(r => r.ok)``) would otherwise keep the network busy forever.
+    """
 
     def __init__(self, page: Page) -> None:
         self._pending: set[Request] = set()
         self._last_change = time.monotonic()
         page.on("request", self._started)
+        page.on("response", self._answered)
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
 
     def _started(self, request: Request) -> None:
         self._pending.add(request)
         self._last_change = time.monotonic()
+
+    def _answered(self, response: Response) -> None:
+        self._ended(response.request)
 
     def _ended(self, request: Request) -> None:
         self._pending.discard(request)
