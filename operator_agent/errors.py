@@ -11,11 +11,13 @@ __all__ = [
     "ActionError",
     "ActionFailedError",
     "ApprovalConflictError",
+    "ApprovalDeniedError",
     "ApprovalError",
     "BrowserError",
     "BrowserNotFoundError",
     "BudgetExhaustedError",
     "ConfigurationError",
+    "ElementNotFoundError",
     "InvalidActionError",
     "ModelError",
     "ModelResponseError",
@@ -24,6 +26,10 @@ __all__ = [
     "OutputValidationError",
     "ScriptExhaustedError",
     "SiteError",
+    "SkillDefinitionError",
+    "SkillError",
+    "SkillFailedError",
+    "SkillLoadError",
     "StaleRefError",
     "SyncInAsyncError",
     "TraceError",
@@ -123,3 +129,53 @@ class UnknownApprovalError(ApprovalError):
 
 class ApprovalConflictError(ApprovalError):
     """An approval request cannot be decided: it was already approved, denied or has expired."""
+
+
+class ElementNotFoundError(ActionError):
+    """No single visible element matched a lookup; the message lists every strategy tried.
+
+    Attributes:
+        tried: One line per strategy, such as ``role=button name="Save": 2 visible elements``.
+    """
+
+    def __init__(self, message: str, *, tried: list[str]) -> None:
+        super().__init__(message)
+        self.tried = tried
+
+
+class ApprovalDeniedError(OperatorAgentError):
+    """A step that needs approval was denied (or the approver failed), so it was not carried out.
+
+    Attributes:
+        kind: What was to be done (an action kind, or a skill name).
+        target: The element or skill it concerned, if any.
+    """
+
+    def __init__(self, message: str, *, kind: str, target: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.target = target
+
+
+class SkillError(OperatorAgentError):
+    """A skill could not be defined, loaded or run; the message names the skill and the problem."""
+
+
+class SkillDefinitionError(SkillError):
+    """A function cannot become a skill (untyped parameter, ``*args``, schema that cannot be built)."""
+
+
+class SkillLoadError(SkillError):
+    """A skill source could not be loaded (import error, duplicate name, missing ``SKILL.md``)."""
+
+
+class SkillFailedError(SkillError):
+    """A skill ran but could not do its job; ``step`` names the step that failed.
+
+    Attributes:
+        step: The failing step, such as ``"submit"`` or ``'click button "Sign in"'``; empty if unknown.
+    """
+
+    def __init__(self, message: str, *, step: str = "") -> None:
+        super().__init__(message)
+        self.step = step
