@@ -207,6 +207,22 @@ async def test_launch_failure_names_the_executable_and_chromium_stderr(tmp_path:
     await _assert_all_exit(set(), drivers_before=drivers_before)
 
 
+async def test_headed_session_launches_chromium_without_headless_switches(tmp_path: Path) -> None:
+    # No display here, so a stand-in executable records the command line it was given.
+    argv_file = tmp_path / "argv"
+    fake = tmp_path / "chrome"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{argv_file}"\nexit 1\n')
+    fake.chmod(0o755)
+    with pytest.raises(BrowserError):
+        await BrowserSession(executable_path=fake, headless=False, launch_timeout_s=20).start()
+    headed = argv_file.read_text().splitlines()
+    assert "--disable-background-networking" in headed
+    assert not [arg for arg in headed if arg.startswith("--headless")]
+    with pytest.raises(BrowserError):
+        await BrowserSession(executable_path=fake, headless=True, launch_timeout_s=20).start()
+    assert "--headless" in argv_file.read_text().splitlines()
+
+
 async def test_missing_executable_fails_before_anything_starts(tmp_path: Path) -> None:
     drivers_before = _drivers()
     with pytest.raises(BrowserNotFoundError, match="does not exist"):
