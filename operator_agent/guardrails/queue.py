@@ -1,0 +1,650 @@
+"""A durable approval queue in one SQLite file, shared by runs, people and tools.
+
+A run :meth:`~ApprovalQueue.submit`\\ s an :class:`ApprovalRequest` with the fingerprint of the exact
+action and :meth:`~ApprovalQueue.wait`\\ s; a person (the ``operator-agent approvals`` command, a
+dashboard, another service) lists pending requests and approves or denies them from any process.
+Right before the action runs, the run :meth:`~ApprovalQueue.consume`\\ s the approval with the
+fingerprint of what is about to happen: it succeeds once, and only for the approved action.
+
+Every state change is one ``BEGIN IMMEDIATE`` transaction, so concurrent deciders race safely: one
+decision wins and the others get :class:`~operator_agent.errors.ApprovalConflictError`. Requests
+nobody decides within ``timeout_s`` expire, which counts as a denial. Each change also appends a row
+to the ``approval_events`` table, which triggers keep append-only, and, when an :class:`AuditLog` is
+given, a line to that JSONL file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import os
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from operator_agent.errors import (
+    ApprovalConflictError,
+    ApprovalError,
+    ConfigurationError,
+    OperatorAgentError,
+    UnknownApprovalError,
+)
+from operator_agent.guardrails.approval import ApprovalDecision, ApprovalRequest
+from operator_agent.guardrails.audit import AuditEvent, AuditEventKind, AuditLog, mask_secrets
+from operator_agent.guardrails.fingerprint import request_fingerprint
+from operator_agent.logs import get_logger
+
+__all__ = ["ApprovalQueue", "ApprovalStatus", "QueueApprover", "QueuedApproval"]
+
+ApprovalStatus = Literal["pending", "approved", "denied", "expired"]
+
+SCHEMA_VERSION = 1
+EXPIRED_BY = "queue:timeout"
+
+_log = get_logger("operator_agent.guardrails.queue")
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    request TEXT NOT NULL,
+    submitted_values TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    decided_at REAL,
+    decided_by TEXT,
+    decision_reason TEXT NOT NULL DEFAULT '',
+    executed_at REAL
+);
+CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at);
+CREATE INDEX IF NOT EXISTS approvals_by_action ON approvals (run_id, step, fingerprint);
+CREATE TABLE IF NOT EXISTS approval_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at REAL NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_events_by_request ON approval_events (request_id, seq);
+CREATE TRIGGER IF NOT EXISTS approval_events_no_update BEFORE UPDATE ON approval_events
+BEGIN SELECT RAISE(ABORT, 'approval_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS approval_events_no_delete BEFORE DELETE ON approval_events
+BEGIN SELECT RAISE(ABORT, 'approval_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS approvals_no_delete BEFORE DELETE ON approvals
+BEGIN SELECT RAISE(ABORT, 'approval requests are never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS approvals_decision_is_final BEFORE UPDATE OF status ON approvals
+WHEN OLD.status != 'pending'
+BEGIN SELECT RAISE(ABORT, 'an approval decision is final'); END;
+CREATE TRIGGER IF NOT EXISTS approvals_execute_once BEFORE UPDATE OF executed_at ON approvals
+WHEN OLD.executed_at IS NOT NULL OR NEW.status != 'approved'
+BEGIN SELECT RAISE(ABORT, 'only an approved request is executed, and only once'); END;
+"""
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class QueuedApproval(BaseModel):
+    """One approval request as the queue holds it.
+
+    Attributes:
+        id: The queue's id for the request (what the CLI takes).
+        request: The request, secrets masked.
+        fingerprint: The fingerprint of the action the request is for.
+        values: The values about to be submitted, secrets masked.
+        status: ``pending`` until approved, denied or expired.
+        created_at: When it was submitted (UTC).
+        expires_at: When it expires if nobody decides (UTC).
+        decided_at: When it was decided or expired.
+        decided_by: Who decided (``queue:timeout`` for expiry).
+        decision_reason: The reason given with the decision.
+        executed_at: When the approved action was consumed for execution.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    request: ApprovalRequest
+    fingerprint: str
+    values: dict[str, str]
+    status: ApprovalStatus
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str = ""
+    executed_at: datetime | None = None
+
+    @property
+    def executed(self) -> bool:
+        """Whether the approved action has been consumed for execution."""
+        return self.executed_at is not None
+
+    def decision(self) -> ApprovalDecision | None:
+        """The decision, or ``None`` while pending; an expired request is a denial."""
+        if self.status == "pending":
+            return None
+        return ApprovalDecision(
+            approved=self.status == "approved",
+            reason=self.decision_reason,
+            decided_by=self.decided_by or EXPIRED_BY,
+        )
+
+
+def _row_to_item(row: sqlite3.Row) -> QueuedApproval:
+    return QueuedApproval(
+        id=row["id"],
+        request=ApprovalRequest.model_validate_json(row["request"]),
+        fingerprint=row["fingerprint"],
+        values=json.loads(row["submitted_values"]),
+        status=row["status"],
+        created_at=_utc(row["created_at"]),
+        expires_at=_utc(row["expires_at"]),
+        decided_at=_utc(row["decided_at"]),
+        decided_by=row["decided_by"],
+        decision_reason=row["decision_reason"],
+        executed_at=_utc(row["executed_at"]),
+    )
+
+
+class ApprovalQueue:
+    """Approval requests in a SQLite file (WAL mode), safe across processes and threads.
+
+    Args:
+        path: The database file; it and its folder are created if missing.
+        timeout_s: How long a request waits for a decision before it expires (a denial).
+        poll_interval_s: How often :meth:`wait` looks for a decision.
+        audit: A JSONL audit log that receives every event as well (optional; the queue always keeps
+            its own ``approval_events`` table).
+        busy_timeout_s: How long an operation waits for another process's write to finish.
+
+    Raises:
+        ApprovalError: The file is not an approval queue, or is of a newer schema.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str],
+        timeout_s: float = 900,
+        poll_interval_s: float = 0.5,
+        audit: AuditLog | None = None,
+        busy_timeout_s: float = 10.0,
+    ) -> None:
+        if timeout_s <= 0 or poll_interval_s <= 0 or busy_timeout_s <= 0:
+            raise ConfigurationError(
+                "ApprovalQueue: timeout_s, poll_interval_s and busy_timeout_s must be positive, got "
+                f"{timeout_s}, {poll_interval_s} and {busy_timeout_s}"
+            )
+        self.path = Path(path)
+        self.timeout_s = float(timeout_s)
+        self.poll_interval_s = float(poll_interval_s)
+        self.audit = audit
+        self._busy_timeout_s = busy_timeout_s
+        self._init_schema()
+
+    # -- storage ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ApprovalError(f"cannot open approval queue {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise ApprovalError(f"approval queue {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; taking the write lock up front makes check-then-update atomic."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _init_schema(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ApprovalError(f"cannot create the folder of approval queue {self.path}: {exc}") from exc
+        with self._connect() as conn:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            _log.warning("approval queue is not in WAL mode", path=str(self.path), journal_mode=mode)
+        with self._transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ApprovalError(
+                    f"approval queue {self.path} has schema version {version}; this version of "
+                    f"operator-agent understands up to {SCHEMA_VERSION}"
+                )
+            if version == 0:
+                tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+                if tables:
+                    raise ApprovalError(
+                        f"{self.path} is a SQLite database of something else (tables: "
+                        f"{', '.join(sorted(tables))}), not an approval queue"
+                    )
+                for statement in _split_statements(_SCHEMA):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _fetch(self, conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM approvals WHERE id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownApprovalError(f"no approval request {request_id!r} in queue {self.path}")
+        return row
+
+    def _append_event(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        event: AuditEventKind,
+        *,
+        by: str,
+        now: float,
+        decision: Literal["approved", "denied"] | None = None,
+        reason: str = "",
+        fingerprint: str | None = None,
+    ) -> AuditEvent:
+        record = AuditEvent.for_request(
+            event,
+            request=ApprovalRequest.model_validate_json(row["request"]),
+            request_id=row["id"],
+            fingerprint=fingerprint or row["fingerprint"],
+            values=json.loads(row["submitted_values"]),
+            by=by,
+            decision=decision,
+            reason=reason,
+            at=_utc(now),
+        )
+        conn.execute(
+            "INSERT INTO approval_events (request_id, event, at, record) VALUES (?, ?, ?, ?)",
+            (row["id"], event, now, record.model_dump_json()),
+        )
+        return record
+
+    def _expire_overdue(self, conn: sqlite3.Connection, now: float) -> builtins.list[AuditEvent]:
+        overdue = conn.execute(
+            "SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ?", (now,)
+        ).fetchall()
+        events = []
+        for row in overdue:
+            waited = row["expires_at"] - row["created_at"]
+            reason = f"no decision within {waited:g} s: expired, which counts as a denial"
+            conn.execute(
+                "UPDATE approvals SET status = 'expired', decided_at = ?, decided_by = ?, "
+                "decision_reason = ? WHERE id = ? AND status = 'pending'",
+                (now, EXPIRED_BY, reason, row["id"]),
+            )
+            events.append(
+                self._append_event(
+                    conn, row, "expired", by=EXPIRED_BY, now=now, decision="denied", reason=reason
+                )
+            )
+        return events
+
+    def _sweep(self) -> None:
+        """Expire overdue requests; the write lock is taken only when there is something to expire."""
+        now = time.time()
+        with self._connect() as conn:
+            due = conn.execute(
+                "SELECT 1 FROM approvals WHERE status = 'pending' AND expires_at <= ? LIMIT 1", (now,)
+            ).fetchone()
+        if due is not None:
+            with self._transaction() as conn:
+                events = self._expire_overdue(conn, time.time())
+            self._publish(events)
+
+    def _publish(self, events: builtins.list[AuditEvent]) -> None:
+        """Copy committed events to the JSONL audit log and the structured log."""
+        for event in events:
+            _log.info(
+                f"approval {event.event}",
+                request_id=event.request_id,
+                run_id=event.run_id,
+                step=event.step,
+                by=event.by,
+            )
+            if self.audit is not None:
+                self.audit.record(event)
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        request: ApprovalRequest,
+        *,
+        fingerprint: str,
+        values: Mapping[str, str] | None = None,
+    ) -> str:
+        """Queue a request and return its id.
+
+        If the same run already has a pending request for the same step and fingerprint (a run
+        resumed after a crash), that request's id is returned instead of queueing a duplicate.
+
+        Args:
+            request: What needs approval.
+            fingerprint: The action's fingerprint (see
+                :func:`~operator_agent.guardrails.fingerprint.action_fingerprint`).
+            values: The values about to be submitted, shown to the person; secrets masked.
+
+        Raises:
+            ConfigurationError: The fingerprint is not a SHA-256 hex digest.
+        """
+        if not _FINGERPRINT.fullmatch(fingerprint):
+            raise ConfigurationError(
+                f"ApprovalQueue.submit: fingerprint must be 64 lowercase hex digits, got {fingerprint!r}"
+            )
+        stored_request = ApprovalRequest.model_validate(mask_secrets(request.model_dump(mode="json")))
+        stored_values = mask_secrets(dict(values or {}))
+        self._sweep()
+        now = time.time()
+        event: AuditEvent | None = None
+        with self._transaction() as conn:
+            existing = conn.execute(
+                "SELECT id FROM approvals WHERE run_id = ? AND step = ? AND fingerprint = ? "
+                "AND status = 'pending' ORDER BY created_at LIMIT 1",
+                (request.run_id, request.step, fingerprint),
+            ).fetchone()
+            if existing is not None:
+                request_id = str(existing["id"])
+            else:
+                request_id = secrets.token_hex(6)
+                conn.execute(
+                    "INSERT INTO approvals (id, created_at, expires_at, run_id, step, fingerprint, "
+                    "request, submitted_values, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    (
+                        request_id,
+                        now,
+                        now + self.timeout_s,
+                        request.run_id,
+                        request.step,
+                        fingerprint,
+                        stored_request.model_dump_json(),
+                        json.dumps(stored_values, ensure_ascii=False),
+                    ),
+                )
+                row = self._fetch(conn, request_id)
+                event = self._append_event(
+                    conn, row, "requested", by=f"run:{request.run_id}", now=now, reason=request.reason
+                )
+        if event is None:
+            _log.info("approval request already queued", request_id=request_id, run_id=request.run_id)
+        else:
+            self._publish([event])
+        return request_id
+
+    def get(self, request_id: str) -> QueuedApproval:
+        """The request with this id, as it stands now.
+
+        Raises:
+            UnknownApprovalError: There is no such request.
+        """
+        self._sweep()
+        with self._connect() as conn:
+            return _row_to_item(self._fetch(conn, request_id))
+
+    def list(self, *, status: ApprovalStatus | None = "pending") -> builtins.list[QueuedApproval]:
+        """Requests with this status (all of them for ``None``), oldest first."""
+        self._sweep()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM approvals WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,)
+            ).fetchall()
+        return [_row_to_item(row) for row in rows]
+
+    def events(self, *, request_id: str | None = None) -> builtins.list[AuditEvent]:
+        """The queue's own audit trail (the ``approval_events`` table), oldest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT record FROM approval_events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq",
+                (request_id,),
+            ).fetchall()
+        return [AuditEvent.model_validate_json(row["record"]) for row in rows]
+
+    def approve(self, request_id: str, *, by: str, reason: str = "") -> QueuedApproval:
+        """Approve a pending request.
+
+        Raises:
+            UnknownApprovalError: There is no such request.
+            ApprovalConflictError: It was already decided, or has expired.
+        """
+        return self._decide(request_id, "approved", by=by, reason=reason)
+
+    def deny(self, request_id: str, *, by: str, reason: str) -> QueuedApproval:
+        """Deny a pending request; the reason is passed back to the run.
+
+        Raises:
+            UnknownApprovalError: There is no such request.
+            ApprovalConflictError: It was already decided, or has expired.
+        """
+        if not reason.strip():
+            raise ConfigurationError(f"denying approval request {request_id!r} needs a reason")
+        return self._decide(request_id, "denied", by=by, reason=reason)
+
+    def _decide(
+        self, request_id: str, status: Literal["approved", "denied"], *, by: str, reason: str
+    ) -> QueuedApproval:
+        if not by.strip():
+            raise ConfigurationError(f"deciding approval request {request_id!r} needs a name in 'by'")
+        self._sweep()
+        now = time.time()
+        with self._transaction() as conn:
+            row = self._fetch(conn, request_id)
+            if row["status"] != "pending" or row["expires_at"] <= now:
+                raise ApprovalConflictError(_conflict_message(row, self.path))
+            conn.execute(
+                "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (status, now, by, reason, request_id),
+            )
+            event = self._append_event(conn, row, status, by=by, now=now, decision=status, reason=reason)
+            item = _row_to_item(self._fetch(conn, request_id))
+        self._publish([event])
+        return item
+
+    def consume(self, request_id: str, *, fingerprint: str) -> bool:
+        """Claim an approved request for execution, exactly once, for exactly the approved action.
+
+        Call it right before the action runs, with the fingerprint computed from what is about to
+        happen. Every refusal is recorded as a ``refused`` event.
+
+        Returns:
+            ``True`` once for an approved request whose fingerprint matches; ``False`` if the
+            fingerprint differs, the request is not approved, or it was consumed already.
+
+        Raises:
+            UnknownApprovalError: There is no such request.
+        """
+        now = time.time()
+        with self._transaction() as conn:
+            row = self._fetch(conn, request_id)
+            refusal: str | None = None
+            if row["status"] != "approved":
+                refusal = f"the request is {row['status']}, not approved"
+            elif row["executed_at"] is not None:
+                refusal = f"the approval was already used at {_iso(row['executed_at'])}"
+            elif fingerprint != row["fingerprint"]:
+                refusal = (
+                    f"the action changed since it was approved: fingerprint {fingerprint[:12]}… "
+                    f"differs from the approved {row['fingerprint'][:12]}…"
+                )
+            by = f"run:{row['run_id']}"
+            if refusal is None:
+                conn.execute(
+                    "UPDATE approvals SET executed_at = ? WHERE id = ? AND executed_at IS NULL",
+                    (now, request_id),
+                )
+                event = self._append_event(conn, row, "executed", by=by, now=now, decision="approved")
+            else:
+                event = self._append_event(
+                    conn, row, "refused", by=by, now=now, reason=refusal, fingerprint=fingerprint
+                )
+        if refusal is not None:
+            _log.warning("approval refused for execution", request_id=request_id, why=refusal)
+        self._publish([event])
+        return refusal is None
+
+    async def wait(self, request_id: str) -> ApprovalDecision:
+        """Wait until the request is decided; at its deadline it expires, which is a denial.
+
+        Raises:
+            UnknownApprovalError: There is no such request.
+        """
+        while True:
+            item = await asyncio.to_thread(self.get, request_id)
+            decision = item.decision()
+            if decision is not None:
+                return decision
+            remaining = item.expires_at.timestamp() - time.time()
+            await asyncio.sleep(min(self.poll_interval_s, max(remaining, 0.01)))
+
+
+def _conflict_message(row: sqlite3.Row, path: Path) -> str:
+    status = row["status"]
+    if status == "pending":  # past its deadline; the next sweep records the expiry
+        return f"approval request {row['id']!r} in {path} expired at {_iso(row['expires_at'])}"
+    if status == "expired":
+        return (
+            f"approval request {row['id']!r} in {path} expired at {_iso(row['decided_at'])} "
+            "without a decision; the run was told it is denied"
+        )
+    return (
+        f"approval request {row['id']!r} in {path} was already {status} by {row['decided_by']} at "
+        f"{_iso(row['decided_at'])}; a decision is final"
+    )
+
+
+def _split_statements(script: str) -> Iterator[str]:
+    """Split a SQL script into statements (``executescript`` would commit our open transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+class QueueApprover:
+    """The :class:`~operator_agent.guardrails.approval.Approver` protocol on an :class:`ApprovalQueue`.
+
+    Each request is queued and waited for; people decide with ``operator-agent approvals`` or any
+    tool on the same queue. The approver fails closed: if the queue cannot be used, the action is
+    denied and the reason says why.
+
+    Args:
+        queue: The queue to submit to.
+        on_submit: Called with each queued request, for instance to notify somebody. If it raises,
+            the error is logged and the request stays queued.
+    """
+
+    def __init__(
+        self, *, queue: ApprovalQueue, on_submit: Callable[[QueuedApproval], None] | None = None
+    ) -> None:
+        self.queue = queue
+        self._on_submit = on_submit
+        self._ids: dict[tuple[str, int, str], str] = {}
+
+    async def decide(
+        self,
+        request: ApprovalRequest,
+        *,
+        fingerprint: str | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> ApprovalDecision:
+        """Queue the request and wait for a person's decision.
+
+        Args:
+            request: What needs approval.
+            fingerprint: The action's fingerprint; by default computed from the request and values.
+            values: The values about to be submitted, secrets masked.
+        """
+        try:
+            fp = fingerprint or request_fingerprint(request, values=values or {})
+            request_id = await asyncio.to_thread(self.queue.submit, request, fingerprint=fp, values=values)
+            self._ids[_key(request)] = request_id
+            self._notify(request_id)
+            return await self.queue.wait(request_id)
+        except OperatorAgentError as exc:
+            _log.error("approval queue failed", error=str(exc), run_id=request.run_id, step=request.step)
+            return ApprovalDecision(
+                approved=False,
+                reason=f"approval queue failed, so the action is denied: {exc}",
+                decided_by="queue:error",
+            )
+
+    def _notify(self, request_id: str) -> None:
+        if self._on_submit is None:
+            return
+        try:
+            self._on_submit(self.queue.get(request_id))
+        except Exception as exc:  # a broken notifier must not lose the request; it stays queued
+            _log.error("approval on_submit callback failed", request_id=request_id, error=repr(exc))
+
+    def request_id_for(self, request: ApprovalRequest) -> str | None:
+        """The queue id this approver used for ``request``, if it was decided here."""
+        return self._ids.get(_key(request))
+
+    def consume(
+        self,
+        request: ApprovalRequest,
+        *,
+        fingerprint: str | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Claim the approval of ``request`` for execution (see :meth:`ApprovalQueue.consume`).
+
+        Args:
+            request: A request this approver decided.
+            fingerprint: The fingerprint of what is about to run; by default computed from the
+                request and values, which must then describe what is about to run.
+            values: The values about to be submitted, secrets masked.
+
+        Returns:
+            ``True`` once, if the request was approved here for exactly this action.
+        """
+        request_id = self._ids.get(_key(request))
+        if request_id is None:
+            _log.warning("consume of a request this approver never queued", run_id=request.run_id)
+            return False
+        fp = fingerprint or request_fingerprint(request, values=values or {})
+        if not self.queue.consume(request_id, fingerprint=fp):
+            return False
+        del self._ids[_key(request)]
+        return True
+
+
+def _key(request: ApprovalRequest) -> tuple[str, int, str]:
+    return (request.run_id, request.step, request_fingerprint(request))
