@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
@@ -61,7 +62,9 @@ from operator_agent.observe.refs import RefMap
 
 __all__ = ["ActionExecutor"]
 
-_log = get_logger("operator_agent.act")
+# Built per event rather than at import, so a logging configuration made later (by the
+# application, or a test capturing logs) always applies.
+_log = partial(get_logger, "operator_agent.act")
 
 _Attempt = Callable[[float], Awaitable[StepResult]]
 
@@ -184,7 +187,7 @@ class ActionExecutor:
         return gone
 
     def _skipped(self, action: Action, reason: str, url: str) -> ActionOutcome:
-        _log.info("action skipped", kind=action.kind, ref=getattr(action, "ref", None))
+        _log().info("action skipped", kind=action.kind, ref=getattr(action, "ref", None))
         return ActionOutcome(
             action=action,
             ok=False,
@@ -288,7 +291,7 @@ class ActionExecutor:
             fields.update(error=outcome.error, message=message)
         if outcome.navigated:
             fields["url_after"] = url
-        _log.info("action", **fields)
+        _log().info("action", **fields)
         return outcome
 
     async def _attempts(self, attempt: _Attempt, *, retry_on: Callable[[BaseException], bool]) -> StepResult:
@@ -306,7 +309,7 @@ class ActionExecutor:
                 left = self._max_attempts - number + 1
                 budget_s = max((deadline - time.monotonic()) / left, 0.5)
                 if number > 1:
-                    _log.debug("action retry", attempt=number, budget_s=round(budget_s, 2))
+                    _log().debug("action retry", attempt=number, budget_s=round(budget_s, 2))
                 return await attempt(budget_s * 1000)
         raise AssertionError("unreachable: tenacity reraises the last error")
 

@@ -135,7 +135,10 @@ def registered(intended: str, shown: str, *, combobox: bool) -> bool:
     want, got = _alnum(intended), _alnum(shown)
     if not want:
         return not got
-    if got == want or (len(want) >= 4 and (got.endswith(want) or got.startswith(want))):
+    if got == want:
+        return True
+    # A mask's own prefix or suffix ("+1", "USD") is short; a longer addition is other text.
+    if len(want) >= 4 and len(got) - len(want) <= 3 and (got.endswith(want) or got.startswith(want)):
         return True
     number_want, number_got = _number(intended), _number(shown)
     if number_want is not None and number_got is not None and number_want == number_got:

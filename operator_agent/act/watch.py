@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from playwright.async_api import Download, Frame, Page, Request
@@ -24,7 +25,9 @@ from operator_agent.logs import get_logger
 
 __all__ = ["PageChange", "PageState", "PageWatch", "page_state"]
 
-_log = get_logger("operator_agent.act")
+# Built per event rather than at import, so a logging configuration made later (by the
+# application, or a test capturing logs) always applies.
+_log = partial(get_logger, "operator_agent.act")
 
 # Installed once per document; a page script could read or reset these counters, which would at
 # worst make a batch continue on a changed page, where refs are checked again anyway.
@@ -268,7 +271,7 @@ class PageWatch:
         try:
             await page.wait_for_load_state("domcontentloaded", timeout=3000)
         except PlaywrightError:
-            _log.debug("new tab still loading", url=page.url)
+            _log().debug("new tab still loading", url=page.url)
         pages = self._tabs.pages
         index = next((i for i, p in enumerate(pages) if p is page), len(pages))
         return f"tab {index} ({page.url})"
