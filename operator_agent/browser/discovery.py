@@ -97,6 +97,9 @@ _QUIET_SWITCHES = (
 )
 
 
+_log = get_logger("operator_agent.browser")
+
+
 def chromium_args(*, headless: bool) -> list[str]:
     """Command-line switches for Chromium on servers and in CI.
 
@@ -138,30 +141,28 @@ def find_chromium(*, explicit: str | os.PathLike[str] | None = None) -> Path:
             an executable file (no fallback past what the caller asked for), or no candidate
             exists. ``tried`` lists every place looked at.
     """
-    # Looked up per call: ``python -m operator_agent.browser`` configures logging after import.
-    log = get_logger("operator_agent.browser")
     if explicit is not None:
-        return _require_executable(Path(explicit), source="the executable_path argument", log=log)
+        return _require_executable(Path(explicit), source="the executable_path argument")
     from_env = os.environ.get(ENV_VAR, "")
     if from_env:
-        return _require_executable(Path(from_env), source=f"${ENV_VAR}", log=log)
+        return _require_executable(Path(from_env), source=f"${ENV_VAR}")
 
     tried: list[str] = [f"${ENV_VAR} (not set)"]
     for candidate in _playwright_candidates(tried):
         if _is_executable(candidate):
-            log.debug("chromium found", path=str(candidate), source="playwright")
+            _log.debug("chromium found", path=str(candidate), source="playwright")
             return candidate.absolute()
         tried.append(str(candidate))
     for system_path in _SYSTEM_PATHS:
         candidate = Path(system_path)
         if _is_executable(candidate):
-            log.debug("chromium found", path=str(candidate), source="system")
+            _log.debug("chromium found", path=str(candidate), source="system")
             return candidate
         tried.append(system_path)
     for name in _SYSTEM_NAMES:
         found = shutil.which(name)
         if found and _is_executable(Path(found)):
-            log.debug("chromium found", path=found, source="PATH")
+            _log.debug("chromium found", path=found, source="PATH")
             return Path(found).absolute()
         tried.append(f"{name} on PATH")
 
@@ -183,7 +184,7 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _require_executable(path: Path, *, source: str, log: Any) -> Path:
+def _require_executable(path: Path, *, source: str) -> Path:
     if not path.exists():
         problem = "does not exist"
     elif not path.is_file():
@@ -191,7 +192,7 @@ def _require_executable(path: Path, *, source: str, log: Any) -> Path:
     elif not os.access(path, os.X_OK):
         problem = "is not executable"
     else:
-        log.debug("chromium found", path=str(path), source=source)
+        _log.debug("chromium found", path=str(path), source=source)
         return path.absolute()
     raise BrowserNotFoundError(
         f"the Chromium executable given by {source} {problem}: {path}. "
