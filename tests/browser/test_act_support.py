@@ -126,12 +126,14 @@ _STAMP_JS = """
     select: el.multiple ? 'listbox' : 'combobox', ul: 'list', li: 'listitem', output: 'status',
     h1: 'heading', p: 'paragraph',
   };
-  const inputRoles = { checkbox: 'checkbox', radio: 'radio', file: 'button', submit: 'button', button: 'button' };
+  const inputRoles = {
+    checkbox: 'checkbox', radio: 'radio', file: 'button', submit: 'button', button: 'button',
+  };
   let role = el.getAttribute('role') || implicit[tag] ||
     (tag === 'input' ? (inputRoles[type] || (el.hasAttribute('list') ? 'combobox' : 'textbox')) : 'generic');
   const labelled = el.labels && el.labels.length ? el.labels[0].innerText : '';
-  const name = (el.getAttribute('aria-label') || labelled ||
-    (['input', 'textarea', 'select'].includes(tag) ? '' : el.innerText) || el.getAttribute('placeholder') || '')
+  const own = ['input', 'textarea', 'select'].includes(tag) ? '' : el.innerText;
+  const name = (el.getAttribute('aria-label') || labelled || own || el.getAttribute('placeholder') || '')
     .replace(/\\s+/g, ' ').trim();
   return { role, name, tag, type };
 }

@@ -42,7 +42,7 @@ def test_person_formats_read_as_the_same_day(text: str) -> None:
 
 
 def test_ambiguous_day_month_is_refused_unless_the_field_tells_the_order() -> None:
-    with pytest.raises(InvalidActionError, match="ambiguous.*YYYY-MM-DD"):
+    with pytest.raises(InvalidActionError, match=r"ambiguous.*YYYY-MM-DD"):
         parse_date("05/06/2026")
     assert parse_date("05/06/2026", order="DMY") == date(2026, 6, 5)
     assert parse_date("05/06/2026", order="MDY") == date(2026, 5, 6)

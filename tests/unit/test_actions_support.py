@@ -17,7 +17,8 @@ from operator_agent.errors import InvalidActionError
 COVERED = (
     'Locator.click: Timeout 3000ms exceeded.\nCall log:\n  - waiting for locator("#b")\n'
     '    - locator resolved to <button id="b">Go</button>\n  - attempting click action\n'
-    "    2 × waiting for element to be visible, enabled and stable\n      - element is visible, enabled and stable\n"
+    "    2 × waiting for element to be visible, enabled and stable\n"
+    "      - element is visible, enabled and stable\n"
     '      - <div id="ov"></div> intercepts pointer events\n    - retrying click action\n'
 )
 HIDDEN = (
@@ -28,7 +29,8 @@ HIDDEN = (
 MISSING = 'Locator.click: Timeout 500ms exceeded.\nCall log:\n  - waiting for locator("#b")\n'
 ACTED = (
     "Locator.click: Timeout 3000ms exceeded.\nCall log:\n  - attempting click action\n"
-    "    - performing click action\n    - click action done\n    - waiting for scheduled navigations to finish\n"
+    "    - performing click action\n    - click action done\n"
+    "    - waiting for scheduled navigations to finish\n"
 )
 NOT_A_CHECKBOX = (
     'Locator.check: Error: Not a checkbox or radio button\nCall log:\n  - waiting for locator("#b")\n'
@@ -70,9 +72,9 @@ def test_covered_element_is_named_and_retried() -> None:
 
 def test_hidden_and_missing_elements_are_explained() -> None:
     hidden = describe_playwright_error(PlaywrightTimeoutError(HIDDEN), what="click x", timeout_s=1)
-    assert (
-        hidden
-        == "could not click x within 1 s: it is not visible (hidden, collapsed or scrolled away in a closed area)"
+    assert hidden == (
+        "could not click x within 1 s: "
+        "it is not visible (hidden, collapsed or scrolled away in a closed area)"
     )
     missing = describe_playwright_error(PlaywrightTimeoutError(MISSING), what="click x", timeout_s=0.5)
     assert missing == "could not click x: the element did not appear within 0.5 s"
