@@ -196,7 +196,7 @@ class AuditLog:
 
     def __init__(self, *, path: str | os.PathLike[str], secrets: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        self._secrets = frozenset(s for s in secrets if s)
+        self.secrets = frozenset(s for s in secrets if s)
 
     def record(self, event: AuditEvent) -> None:
         """Append one event as one line, synced to disk before returning.
@@ -204,7 +204,7 @@ class AuditLog:
         Raises:
             TraceError: The file cannot be written.
         """
-        data = mask_secrets(event.model_dump(mode="json"), self._secrets)
+        data = mask_secrets(event.model_dump(mode="json"), self.secrets)
         line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
         payload = line.encode("utf-8")
         try:

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS approval_events (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS approval_events_by_request ON approval_events (request_id, seq);
+CREATE TABLE IF NOT EXISTS queue_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS approval_events_no_update BEFORE UPDATE ON approval_events
 BEGIN SELECT RAISE(ABORT, 'approval_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS approval_events_no_delete BEFORE DELETE ON approval_events
@@ -172,8 +173,9 @@ class ApprovalQueue:
         path: The database file; it and its folder are created if missing.
         timeout_s: How long a request waits for a decision before it expires (a denial).
         poll_interval_s: How often :meth:`wait` looks for a decision.
-        audit: A JSONL audit log that receives every event as well (optional; the queue always keeps
-            its own ``approval_events`` table).
+        audit: A JSONL audit log that receives every event as well (the queue always keeps its own
+            ``approval_events`` table). The queue remembers it: every process that opens this queue
+            without an ``audit`` of its own (the ``approvals`` command included) appends to it too.
         busy_timeout_s: How long an operation waits for another process's write to finish.
 
     Raises:
@@ -255,6 +257,15 @@ class ApprovalQueue:
                 for statement in _split_statements(_SCHEMA):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self.audit is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO queue_settings (key, value) VALUES ('audit_log', ?)",
+                    (str(self.audit.path.resolve()),),
+                )
+            else:
+                row = conn.execute("SELECT value FROM queue_settings WHERE key = 'audit_log'").fetchone()
+                if row is not None:
+                    self.audit = AuditLog(path=row["value"])
 
     def _fetch(self, conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
         row: sqlite3.Row | None = conn.execute(
@@ -365,8 +376,9 @@ class ApprovalQueue:
             raise ConfigurationError(
                 f"ApprovalQueue.submit: fingerprint must be 64 lowercase hex digits, got {fingerprint!r}"
             )
-        stored_request = ApprovalRequest.model_validate(mask_secrets(request.model_dump(mode="json")))
-        stored_values = mask_secrets(dict(values or {}))
+        hidden = self.audit.secrets if self.audit is not None else ()
+        stored_request = ApprovalRequest.model_validate(mask_secrets(request.model_dump(mode="json"), hidden))
+        stored_values = mask_secrets(dict(values or {}), hidden)
         self._sweep()
         now = time.time()
         event: AuditEvent | None = None
