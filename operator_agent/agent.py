@@ -21,6 +21,7 @@ from operator_agent.loop import AgentRun, ApprovalRule, LoopSettings, model_decl
 from operator_agent.models import Model
 from operator_agent.observe import ObserveOptions
 from operator_agent.result import RunResult
+from operator_agent.secrets import SecretStore, SecretValue
 from operator_agent.trace import TraceWriter
 
 __all__ = ["Agent"]
@@ -46,8 +47,9 @@ class Agent:
         on_denial: ``continue`` reports a denial to the model and lets it go on; ``stop`` ends
             the run with status ``denied``.
         confidence_threshold: A ``done`` below this confidence ends the run ``needs_review``.
-        secrets: Named secrets the model may fill by name; their values never reach the model,
-            the logs or the trace.
+        secrets: Named secrets the model may fill by name: strings, :class:`TOTP` generators or
+            provider callables (resolved at fill time). Their values never reach the model, the
+            logs or the trace.
         trace_dir: Where each run writes its trace folder (``<trace_dir>/<run_id>/``); ``None``
             turns tracing off.
         screenshots: Save a screenshot per step in the trace.
@@ -75,7 +77,7 @@ class Agent:
         approval_rule: ApprovalRule = model_declared_irreversible,
         on_denial: Literal["continue", "stop"] = "continue",
         confidence_threshold: float = 0.8,
-        secrets: Mapping[str, str] | None = None,
+        secrets: Mapping[str, SecretValue] | None = None,
         trace_dir: str | os.PathLike[str] | None = "runs",
         screenshots: bool = True,
         playwright_trace: bool = True,
@@ -92,9 +94,6 @@ class Agent:
             raise ConfigurationError(
                 f"confidence_threshold must be between 0 and 1, got {confidence_threshold}"
             )
-        for name, value in (secrets or {}).items():
-            if not isinstance(value, str) or not value:
-                raise ConfigurationError(f"secret {name!r} must be a non-empty string")
         self.model = model
         self.budget = budget or Budget()
         self.approver: Approver = approver or PolicyApprover(mode="deny")
@@ -102,12 +101,13 @@ class Agent:
         self._on_denial = on_denial
         self._confidence_threshold = confidence_threshold
         self._secrets = dict(secrets or {})
+        static_secrets = SecretStore(self._secrets).known_values()  # validates names and values
         self.trace_dir = Path(trace_dir) if trace_dir is not None else None
         self._screenshots = screenshots
         self._playwright_trace = playwright_trace
         self._vision = vision
         base = observe_options or ObserveOptions()
-        redact = tuple(dict.fromkeys((*base.redact, *self._secrets.values())))
+        redact = tuple(dict.fromkeys((*base.redact, *sorted(static_secrets))))
         self._observe_options = base.model_copy(update={"redact": redact})
         self._browser = browser
         self._headless = headless
@@ -125,7 +125,6 @@ class Agent:
             approval_rule=self._approval_rule,
             on_denial=self._on_denial,
             confidence_threshold=self._confidence_threshold,
-            secrets=self._secrets,
             screenshots=self._screenshots,
             vision=self._vision,
             extra_instructions=self._instructions,
@@ -163,9 +162,10 @@ class Agent:
             )
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         run_dir = self.trace_dir / run_id if self.trace_dir is not None else None
-        trace = TraceWriter(directory=run_dir, secrets=frozenset(self._secrets.values())) if run_dir else None
+        secrets = SecretStore(self._secrets)
+        trace = TraceWriter(directory=run_dir, redact=secrets.known_values) if run_dir else None
         async with AsyncExitStack() as stack:
-            stack.enter_context(register_secret_values(self._secrets.values()))
+            stack.enter_context(register_secret_values(secrets.known_values()))
             if trace is not None:
                 stack.callback(trace.close)
             session = self._browser
@@ -193,6 +193,7 @@ class Agent:
                 inputs=inputs or {},
                 trace=trace,
                 allowlist=allowlist,
+                secrets=secrets,
             )
             try:
                 yield run

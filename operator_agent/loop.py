@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from playwright.async_api import Error as PlaywrightError
@@ -28,6 +28,7 @@ from operator_agent.observe import Observation, ObserveOptions, observe
 from operator_agent.observe.refs import ElementRef
 from operator_agent.prompts import HistoryEntry, PromptState, build_messages
 from operator_agent.result import RunResult
+from operator_agent.secrets import SecretStore
 from operator_agent.trace import (
     ActionRecord,
     RunEndRecord,
@@ -64,7 +65,6 @@ class LoopSettings:
     approval_rule: ApprovalRule = model_declared_irreversible
     on_denial: Literal["continue", "stop"] = "continue"
     confidence_threshold: float = 0.8
-    secrets: Mapping[str, str] = field(default_factory=dict)
     screenshots: bool = True
     vision: bool = False
     loop_warn_after: int = 3
@@ -103,9 +103,11 @@ class AgentRun:
         inputs: Mapping[str, Any],
         trace: TraceWriter | None,
         allowlist: DomainAllowlist | None = None,
+        secrets: SecretStore | None = None,
     ) -> None:
         self.run_id = run_id
         self._allowlist = allowlist
+        self._secrets = secrets if secrets is not None else SecretStore()
         self._s = settings
         self._browser = browser
         self._task = task
@@ -113,12 +115,12 @@ class AgentRun:
         self._output_type = output_type
         self._adapter: TypeAdapter[Any] | None = TypeAdapter(output_type) if output_type is not None else None
         self._trace = trace
-        self._executor = ActionExecutor(tabs=browser, secrets=dict(settings.secrets))
+        self._executor = ActionExecutor(tabs=browser, secrets=self._secrets)
         self._tools = [ToolSpec(**spec) for spec in _tool_specs()]
         self._prompt = PromptState(
             task=task,
             inputs=dict(inputs),
-            secret_names=tuple(settings.secrets),
+            secret_names=tuple(self._secrets),
             output_schema=self._adapter.json_schema() if self._adapter is not None else None,
             extra_instructions=settings.extra_instructions,
         )
@@ -189,7 +191,7 @@ class AgentRun:
             run_id=self.run_id,
             status=status,
             output=output if status == "completed" else None,
-            reason=redact_text(reason, self._s.secrets.values()),
+            reason=redact_text(reason, self._secrets.known_values()),
             usage=self._usage,
             steps=list(self._steps),
             trace_dir=self._trace.directory if self._trace else None,
@@ -436,7 +438,7 @@ class AgentRun:
                 element=_target_of(action, obs.refs),
                 instruction=action.instruction,
                 output_type=self._output_type,
-                redact=tuple(self._s.secrets.values()),
+                redact=tuple(self._secrets.known_values()),
                 on_usage=self._add_usage,
             )
         except OperatorAgentError as exc:

@@ -8,6 +8,7 @@ iteration, then a ``run_end``. Records carry a schema version so that tools read
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -120,12 +121,13 @@ class TraceWriter:
 
     Args:
         directory: The run's own directory; created if missing.
-        secrets: Values that must never be written; they are replaced before anything hits the disk.
+        redact: Returns the values that must never be written (asked at every write, so values
+            revealed during the run count too); they are replaced before anything hits the disk.
     """
 
-    def __init__(self, *, directory: Path, secrets: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *, directory: Path, redact: Callable[[], Iterable[str]] | None = None) -> None:
         self.directory = directory
-        self._secrets = secrets
+        self._redact = redact
         directory.mkdir(parents=True, exist_ok=True)
         self._file = (directory / "trace.jsonl").open("a", encoding="utf-8")
 
@@ -137,8 +139,8 @@ class TraceWriter:
     def write(self, record: RunStartRecord | StepRecord | RunEndRecord) -> None:
         """Append one record and flush it, so a crash loses at most the step under way."""
         line = record.model_dump_json()
-        if self._secrets:
-            line = redact_text(line, self._secrets)
+        if self._redact is not None:
+            line = redact_text(line, self._redact())
         self._file.write(line + "\n")
         self._file.flush()
 

@@ -19,7 +19,7 @@ from operator_agent.trace import (
 
 
 def _write_run(directory: Path, *, secrets: frozenset[str] = frozenset()) -> None:
-    writer = TraceWriter(directory=directory, secrets=secrets)
+    writer = TraceWriter(directory=directory, redact=lambda: secrets)
     writer.write(
         RunStartRecord(run_id="r1", task="enter invoice", start_url="http://127.0.0.1:1/", model_name="m")
     )
