@@ -131,7 +131,12 @@ _STAMP_JS = """
   };
   let role = el.getAttribute('role') || implicit[tag] ||
     (tag === 'input' ? (inputRoles[type] || (el.hasAttribute('list') ? 'combobox' : 'textbox')) : 'generic');
-  const labelled = el.labels && el.labels.length ? el.labels[0].innerText : '';
+  let labelled = '';
+  if (el.labels && el.labels.length) {
+    const copy = el.labels[0].cloneNode(true);
+    copy.querySelectorAll('select, textarea, input').forEach((n) => n.remove());
+    labelled = copy.textContent;
+  }
   const own = ['input', 'textarea', 'select'].includes(tag) ? '' : el.innerText;
   const name = (el.getAttribute('aria-label') || labelled || own || el.getAttribute('placeholder') || '')
     .replace(/\\s+/g, ' ').trim();
