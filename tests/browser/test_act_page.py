@@ -116,7 +116,8 @@ async def test_form_actions_reach_the_server(
     assert outcomes[7].message == 'checked switch "Notify me" [e8]; it is now checked'
 
     saved = await executor.execute(Click(ref="e9"), refs=refs)
-    assert saved.ok and saved.navigated
+    assert saved.ok
+    assert saved.navigated
     assert saved.url_after == f"{server.url}/submit"
     fields = recorder.last().fields
     assert fields["name"] == ["Ada Lovelace"]
@@ -149,9 +150,8 @@ async def test_press_with_and_without_a_ref(
     refs = await stamp(page, {"e1": "#shortcut", "e2": "#add"})
     outcome = await executor.execute(Press(keys="Control+A", ref="e1"), refs=refs)
     assert outcome.ok
-    assert (
-        outcome.message
-        == 'pressed Control+A in textbox "Shortcut box" [e1]; focus is on textbox "Shortcut box" [e1] showing ""'
+    assert outcome.message == (
+        'pressed Control+A in textbox "Shortcut box" [e1]; focus is on textbox "Shortcut box" [e1] showing ""'
     )
     assert "Control+A" in (await page.text_content("#key-log") or "")
 
@@ -186,7 +186,8 @@ async def test_scroll_reports_the_new_position(
     inner = await executor.execute(Scroll(ref="e1", amount=0.5), refs=refs)
     assert await page.evaluate("document.getElementById('scroll-box').scrollTop") == 60
     assert inner.message == (
-        'scrolled the scrollable area around paragraph "Line 1" [e1] down by 0.5 screens; now at 60 of 280 px (21%)'
+        'scrolled the scrollable area around paragraph "Line 1" [e1] down by 0.5 screens; '
+        "now at 60 of 280 px (21%)"
     )
     assert await page.evaluate("window.scrollY") == 1600
 
@@ -195,7 +196,8 @@ async def test_navigate_and_go_back(page: Page, server: LocalServer, executor: A
     await page.goto(f"{server.url}/page.html")
     none = NO_REFS
     opened = await executor.execute(Navigate(url="page2.html"), refs=none)
-    assert opened.ok and opened.navigated
+    assert opened.ok
+    assert opened.navigated
     assert opened.message == f"opened {server.url}/page2.html"
     assert await page.title() == "Second page"
 
@@ -204,14 +206,16 @@ async def test_navigate_and_go_back(page: Page, server: LocalServer, executor: A
     assert missing.message == f"opened {server.url}/missing, but the server answered HTTP 404 Not Found"
 
     back = await executor.execute(GoBack(), refs=none)
-    assert back.ok and back.navigated
+    assert back.ok
+    assert back.navigated
     assert back.url_after == f"{server.url}/page2.html"
 
 
 async def test_go_back_without_history(page: Page, server: LocalServer, executor: ActionExecutor) -> None:
     await page.goto(f"{server.url}/page2.html")
     first = await executor.execute(GoBack(), refs=NO_REFS)
-    assert first.ok and first.url_after == "about:blank"  # where every new tab starts
+    assert first.ok
+    assert first.url_after == "about:blank"
     outcome = await executor.execute(GoBack(), refs=NO_REFS)
     assert (outcome.ok, outcome.error) == (False, "ActionFailedError")
     assert outcome.message == "cannot go back: this tab has no previous page"
@@ -223,12 +227,15 @@ async def test_new_tab_and_switch_tab(
     await page.goto(f"{server.url}/page.html")
     refs = await stamp(page, {"e1": "#new-tab"})
     clicked = await executor.execute(Click(ref="e1"), refs=refs)
-    assert clicked.ok and not clicked.navigated
-    assert "a new tab opened: tab 1 (" in clicked.message and "page2.html) (use switch_tab" in clicked.message
+    assert clicked.ok
+    assert not clicked.navigated
+    assert "a new tab opened: tab 1 (" in clicked.message
+    assert "page2.html) (use switch_tab" in clicked.message
     assert len(context.pages) == 2
 
     switched = await executor.execute(SwitchTab(index=1), refs=refs)
-    assert switched.ok and switched.navigated
+    assert switched.ok
+    assert switched.navigated
     assert switched.message == f'switched to tab 1: "Second page" ({server.url}/page2.html)'
     assert switched.url_after == f"{server.url}/page2.html"
 
@@ -304,7 +311,8 @@ async def test_slow_link_waits_for_the_new_page(
     await page.goto(f"{server.url}/page.html")
     refs = await stamp(page, {"e1": "#slow-link"})
     outcome = await executor.execute(Click(ref="e1"), refs=refs)
-    assert outcome.ok and outcome.navigated
+    assert outcome.ok
+    assert outcome.navigated
     assert outcome.url_after == f"{server.url}/slow?ms=600"
     # The outcome arrives once the new page is there, so the next observation sees it.
     assert await page.title() == "Result"
