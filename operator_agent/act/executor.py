@@ -18,7 +18,7 @@ from pathlib import Path
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from operator_agent.act.elements import (
     check_element,
@@ -298,7 +298,7 @@ class ActionExecutor:
         """Run ``attempt`` with a share of the time budget, retrying as ``retry_on`` allows."""
         deadline = time.monotonic() + self._timeout_s
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
+            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(self._timeout_s),
             wait=wait_exponential(multiplier=0.1, max=1.0),
             retry=retry_if_exception(retry_on),
             reraise=True,
@@ -307,7 +307,7 @@ class ActionExecutor:
             with state:
                 number = state.retry_state.attempt_number
                 left = self._max_attempts - number + 1
-                budget_s = max((deadline - time.monotonic()) / left, 0.5)
+                budget_s = max((deadline - time.monotonic()) / left, 0.1)
                 if number > 1:
                     _log().debug("action retry", attempt=number, budget_s=round(budget_s, 2))
                 return await attempt(budget_s * 1000)

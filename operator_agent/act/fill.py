@@ -33,7 +33,7 @@ from operator_agent.observe.refs import SECRET_ATTRIBUTE
 __all__ = ["NATIVE_DATE_TYPES", "SecretValue", "fill_field", "registered", "shown_value"]
 
 NATIVE_DATE_TYPES = frozenset({"date", "datetime-local", "month", "week", "time"})
-_TYPE_DELAY_MS = 25
+_TYPE_DELAY_MS = 20
 _MAX_SHOWN = 200
 
 _SHOWN_JS = """

@@ -35,7 +35,8 @@ _STATE_JS = """
 () => {
   const key = '__operatorAgentWatch';
   if (!window[key]) {
-    const state = { token: Math.random().toString(36).slice(2) + Date.now().toString(36), mutations: 0 };
+    const token = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    const state = { token, mutations: 0, opens: 0 };
     const observer = new MutationObserver((records) => {
       for (const r of records) state.mutations += r.type === 'childList'
         ? r.addedNodes.length + r.removedNodes.length : 1;
@@ -44,6 +45,18 @@ _STATE_JS = """
       subtree: true, childList: true, attributes: true,
       attributeFilter: ['open', 'hidden', 'style', 'class', 'aria-hidden', 'aria-modal', 'role'],
     });
+    // New tabs appear asynchronously; counting what should open one tells how long to wait.
+    const nativeOpen = window.open;
+    window.open = function (...args) { state.opens += 1; return nativeOpen.apply(this, args); };
+    const elsewhere = (target) => !!target && !['_self', '_parent', '_top'].includes(target.toLowerCase());
+    const onLink = (e, middle) => {
+      const link = e.target && e.target.closest ? e.target.closest('a[href]') : null;
+      const modified = e.ctrlKey || e.metaKey || e.shiftKey;
+      if (link && (middle || modified || elsewhere(link.target))) state.opens += 1;
+    };
+    document.addEventListener('click', (e) => onLink(e, false), true);
+    document.addEventListener('auxclick', (e) => { if (e.button === 1) onLink(e, true); }, true);
+    document.addEventListener('submit', (e) => { if (elsewhere(e.target.target)) state.opens += 1; }, true);
     Object.defineProperty(window, key, { value: state, enumerable: false });
   }
   const visible = (el) => el.checkVisibility
@@ -55,7 +68,7 @@ _STATE_JS = """
     if (visible(el)) dialogs += 1;
   }
   const s = window[key];
-  return { token: s.token, mutations: s.mutations, dialogs, url: location.href };
+  return { token: s.token, mutations: s.mutations, opens: s.opens, dialogs, url: location.href };
 }
 """
 
@@ -69,12 +82,14 @@ class PageState:
     Attributes:
         token: Identifies the document; a new document gets a new token.
         mutations: DOM mutations counted since the executor first looked at this document.
+        opens: Clicks and calls that open a new tab (``target=_blank`` links, ``window.open``).
         dialogs: Visible dialogs (``<dialog open>``, ``role=dialog``/``alertdialog``, ``aria-modal``).
         url: The document's URL.
     """
 
     token: str
     mutations: int
+    opens: int
     dialogs: int
     url: str
 
@@ -88,6 +103,7 @@ async def page_state(page: Page) -> PageState | None:
     return PageState(
         token=str(raw["token"]),
         mutations=int(raw["mutations"]),
+        opens=int(raw["opens"]),
         dialogs=int(raw["dialogs"]),
         url=str(raw["url"]),
     )
@@ -154,6 +170,7 @@ class PageWatch:
         self._committed = False
         self._downloads: list[str] = []
         self._popups: list[Page] = []
+        self._tab_opened = asyncio.Event()
 
     @classmethod
     async def start(cls, tabs: Tabs) -> PageWatch:
@@ -193,6 +210,7 @@ class PageWatch:
 
     def _on_page(self, page: Page) -> None:
         self._popups.append(page)
+        self._tab_opened.set()
 
     def _detach(self) -> None:
         page = self._page
@@ -254,10 +272,29 @@ class PageWatch:
                 except PlaywrightError:
                     still_loading = True
                 after = await page_state(page)
+            await self._wait_for_new_tabs(after, deadline)
             opened = [await self._describe_new_tab(p) for p in self._new_tabs()]
         finally:
             self._detach()
         return self._compare(after, opened=opened, still_loading=still_loading)
+
+    async def _wait_for_new_tabs(self, after: PageState | None, deadline: float) -> None:
+        """Wait (briefly) for the tabs the page asked to open to show up."""
+        before = self._before
+        if before is None or after is None or after.token != before.token:
+            return
+        expected = after.opens - before.opens
+        # A page may block a popup or prevent a link's default: never wait long for one.
+        deadline = min(deadline, time.monotonic() + 3)
+        while len(self._new_tabs()) < expected:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._tab_opened.clear()
+            try:
+                await asyncio.wait_for(self._tab_opened.wait(), timeout=remaining)
+            except TimeoutError:
+                return
 
     def _new_tabs(self) -> list[Page]:
         seen = set(map(id, self._pages_before))
