@@ -1,0 +1,778 @@
+"""The :class:`SkillContext`: everything a skill may use to work on the page.
+
+A skill never drives Playwright's input methods itself. It finds elements with
+:meth:`SkillContext.locate` and acts with :meth:`~SkillContext.click`, :meth:`~SkillContext.fill`
+and the other helpers, which go through the same machinery as a model's actions: the approval gate
+for irreversible steps, the :class:`~operator_agent.act.ActionExecutor` (auto-waiting, read-back,
+stale-element recovery, bounded retries, secrets typed in without being logged) and one log line
+and one :class:`~operator_agent.skills.SkillStep` per step. Reading the page (``ctx.page``,
+locators' ``inner_text`` and friends) is free.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import pyotp
+from playwright.async_api import Download, Locator, Page
+from playwright.async_api import Error as PlaywrightError
+
+from operator_agent.act import ActionExecutor, ActionOutcome, ContextTabs, Tabs
+from operator_agent.actions import (
+    Action,
+    Check,
+    Click,
+    Fill,
+    Navigate,
+    Press,
+    SelectOption,
+    Uncheck,
+    UploadFile,
+    WaitFor,
+)
+from operator_agent.browser.downloads import safe_filename
+from operator_agent.errors import (
+    ActionError,
+    ActionFailedError,
+    ApprovalDeniedError,
+    ConfigurationError,
+    InvalidActionError,
+    OperatorAgentError,
+    SkillError,
+    StaleRefError,
+    UnknownRefError,
+)
+from operator_agent.logs import get_logger
+from operator_agent.observe.refs import ElementRef, RefMap
+from operator_agent.skills._elements import element_ref
+from operator_agent.skills.locate import LocateQuery, locate
+from operator_agent.skills.result import SkillStep
+
+if TYPE_CHECKING:
+    from operator_agent.models import Model, Usage
+    from operator_agent.observe import Observation
+
+__all__ = ["ApproveCallback", "SkillContext"]
+
+ApproveCallback = Callable[[str, str | None, dict[str, Any]], Awaitable[bool]]
+"""Asks whether a step may run: ``(kind, target description, arguments) -> approved``."""
+
+Target = Locator | str
+"""An element to act on: a locator, or what it is called (see :meth:`SkillContext.locate`)."""
+
+T = TypeVar("T")
+
+_ERRORS: dict[str, type[ActionError]] = {
+    "UnknownRefError": UnknownRefError,
+    "StaleRefError": StaleRefError,
+    "InvalidActionError": InvalidActionError,
+}
+_STALE_RETRIES = 2
+
+
+class _Scope:
+    """One skill call in progress (skills may call skills)."""
+
+    def __init__(self, *, name: str, irreversible: bool) -> None:
+        self.name = name
+        self.irreversible = irreversible
+        self.approved = False
+
+
+class SkillContext:
+    """What a running skill works with: the tabs, secrets, approvals, a model (optional), a folder.
+
+    The agent loop builds one per run; scripts and tests use :meth:`for_page`.
+
+    Args:
+        tabs: The run's tabs (a :class:`~operator_agent.browser.RunContext`, or
+            :class:`~operator_agent.act.ContextTabs` over a page); steps act on the current tab.
+        secrets: Named secret values (passwords, TOTP seeds). Skills fill them by name; values
+            never appear in a step, a result or a log line.
+        approve: Called before every step that needs approval, with the step kind (or the skill
+            name), its target and its arguments; ``None`` allows every step.
+        model: The model for :meth:`act` and :meth:`extract`; without one those raise.
+        run_dir: The folder for the run's files (downloads land in ``downloads/``, uploads are
+            taken from it). A new temporary folder when ``None``.
+        upload_dirs: More folders files may be uploaded from.
+        action_timeout_s: The time budget of one step, retries included.
+        locate_timeout_s: How long :meth:`locate` waits for an element to appear.
+        max_attempts: How many times a step's transient failure is tried, in total.
+        run_id: Bound into every log line.
+        on_step: Called with each step as it completes (for traces and progress displays).
+        on_usage: Called with the usage of each model call made by :meth:`act` or :meth:`extract`.
+
+    Raises:
+        ConfigurationError: If a timeout is not positive or ``max_attempts`` is below 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        tabs: Tabs,
+        secrets: Mapping[str, str] | None = None,
+        approve: ApproveCallback | None = None,
+        model: Model | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        upload_dirs: Sequence[str | os.PathLike[str]] = (),
+        action_timeout_s: float = 10,
+        locate_timeout_s: float = 8,
+        max_attempts: int = 3,
+        run_id: str | None = None,
+        on_step: Callable[[SkillStep], None] | None = None,
+        on_usage: Callable[[Usage], None] | None = None,
+    ) -> None:
+        if locate_timeout_s <= 0:
+            raise ConfigurationError(f"locate_timeout_s must be positive, got {locate_timeout_s}")
+        self._tabs = tabs
+        self._secrets = dict(secrets or {})
+        self._approve = approve
+        self._model = model
+        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._upload_dirs = tuple(Path(d) for d in upload_dirs)
+        self._action_timeout_s = action_timeout_s
+        self._max_attempts = max_attempts
+        self.locate_timeout_s = locate_timeout_s
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._on_step = on_step
+        self._on_usage = on_usage
+        self._executor: ActionExecutor | None = None
+        # Built now so a bad timeout or attempt count fails at construction.
+        ActionExecutor(tabs=tabs, action_timeout_s=action_timeout_s, max_attempts=max_attempts)
+        self._scopes: list[_Scope] = []
+        self._steps: list[SkillStep] = []
+        self._irreversible_done = 0
+        self._ref_prefix = "s" + uuid.uuid4().hex[:4]
+        self._ref_counter = 0
+
+    @classmethod
+    def for_page(
+        cls,
+        page: Page,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        approve: ApproveCallback | None = None,
+        model: Model | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        upload_dirs: Sequence[str | os.PathLike[str]] = (),
+        action_timeout_s: float = 10,
+        locate_timeout_s: float = 8,
+    ) -> SkillContext:
+        """A context over a Playwright page and the other tabs of its browser context.
+
+        Args:
+            page: The tab to start in.
+            secrets: Named secret values.
+            approve: The approval callback; ``None`` allows every step.
+            model: For :meth:`act` and :meth:`extract`.
+            run_dir: The folder for downloads and uploads; a temporary one when ``None``.
+            upload_dirs: More folders files may be uploaded from.
+            action_timeout_s: The time budget of one step.
+            locate_timeout_s: How long :meth:`locate` waits for an element.
+        """
+        return cls(
+            tabs=ContextTabs(page=page),
+            secrets=secrets,
+            approve=approve,
+            model=model,
+            run_dir=run_dir,
+            upload_dirs=upload_dirs,
+            action_timeout_s=action_timeout_s,
+            locate_timeout_s=locate_timeout_s,
+        )
+
+    # -- what a skill reads ------------------------------------------------------------------
+
+    @property
+    def page(self) -> Page:
+        """The current tab."""
+        return self._tabs.page
+
+    @property
+    def tabs(self) -> Tabs:
+        """Every open tab of the run, and which one is current."""
+        return self._tabs
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's folder (created on first use): downloads go to ``downloads/`` inside it."""
+        if self._run_dir is None:
+            self._run_dir = Path(tempfile.mkdtemp(prefix="operator-agent-skill-"))
+        self._run_dir.mkdir(parents=True, exist_ok=True)
+        return self._run_dir
+
+    @property
+    def skill_name(self) -> str | None:
+        """The skill running now (the innermost one when skills call skills)."""
+        return self._scopes[-1].name if self._scopes else None
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound with the run id and the running skill's name."""
+        return get_logger("operator_agent.skills", run_id=self.run_id, skill=self.skill_name)
+
+    @property
+    def steps(self) -> list[SkillStep]:
+        """Every step taken through this context so far."""
+        return list(self._steps)
+
+    @property
+    def has_model(self) -> bool:
+        """Whether :meth:`act` and :meth:`extract` can be used."""
+        return self._model is not None
+
+    @property
+    def secret_names(self) -> list[str]:
+        """The names of the secrets this context holds (never their values)."""
+        return sorted(self._secrets)
+
+    def secret(self, name: str) -> str:
+        """The value of a named secret. Never log it or return it from a skill.
+
+        Raises:
+            SkillError: If there is no such secret; the message lists the names there are.
+        """
+        try:
+            return self._secrets[name]
+        except KeyError:
+            known = ", ".join(f'"{n}"' for n in sorted(self._secrets)) or "none"
+            raise SkillError(
+                f'skill {self.skill_name or "(none)"}: there is no secret named "{name}"; the secrets of '
+                f"this run are: {known}"
+            ) from None
+
+    def totp(self, name: str) -> str:
+        """The current 6-digit code of the TOTP seed stored as secret ``name`` (base32).
+
+        Raises:
+            SkillError: If there is no such secret or it is not a valid base32 TOTP seed.
+        """
+        seed = self.secret(name)
+        try:
+            return pyotp.TOTP(seed.replace(" ", "")).now()
+        except (ValueError, TypeError) as exc:
+            raise SkillError(f'secret "{name}" is not a base32 TOTP seed ({type(exc).__name__})') from None
+
+    # -- finding elements ----------------------------------------------------------------------
+
+    async def locate(
+        self,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+        label: str | None = None,
+        placeholder: str | None = None,
+        test_id: str | None = None,
+        id: str | None = None,
+        text: str | None = None,
+        css: str | None = None,
+        exact: bool = False,
+        within: Locator | None = None,
+        timeout_s: float | None = None,
+    ) -> Locator:
+        """Find exactly one visible element by what it is called (see :mod:`operator_agent.skills.locate`).
+
+        Strategies are tried in this order: role and accessible name, label, placeholder, test
+        id, id, text, CSS, in the page and its iframes (or only inside ``within``), through open
+        shadow roots. A strategy that matches several elements is skipped.
+
+        Raises:
+            ElementNotFoundError: If no strategy matched exactly one visible element within the
+                timeout; the message lists every strategy tried and what it found.
+        """
+        query = LocateQuery(
+            role=role,
+            name=name,
+            label=label,
+            placeholder=placeholder,
+            test_id=test_id,
+            id=id,
+            text=text,
+            css=css,
+            exact=exact,
+        )
+        wait = self.locate_timeout_s if timeout_s is None else timeout_s
+        located = await locate(self.page, query, within=within, timeout_s=wait)
+        return located.locator
+
+    # -- acting ----------------------------------------------------------------------------------
+
+    async def click(
+        self,
+        target: Target,
+        *,
+        irreversible: bool = False,
+        button: Literal["left", "right", "middle"] = "left",
+        double: bool = False,
+    ) -> ActionOutcome:
+        """Click an element.
+
+        Args:
+            target: A locator, or the element's name (``"Save draft"``).
+            irreversible: The click submits, pays, sends or deletes: ask for approval first.
+            button: The mouse button.
+            double: Double-click.
+
+        Raises:
+            ApprovalDeniedError: If the step needed approval and was denied (nothing was clicked).
+            ElementNotFoundError: If the target was not found.
+            ActionError: If the click could not be carried out.
+        """
+        return await self._act(
+            "click",
+            target,
+            lambda ref: Click(ref=ref or "", button=button, double=double, irreversible=irreversible),
+            irreversible=irreversible,
+            arguments={"button": button, "double": double} if button != "left" or double else {},
+        )
+
+    async def fill(
+        self,
+        target: Target,
+        text: str | None = None,
+        *,
+        secret: str | None = None,
+        submit: bool = False,
+        irreversible: bool = False,
+    ) -> ActionOutcome:
+        """Replace the content of a text field with ``text``, or with the value of a named secret.
+
+        Dates are written in the format the field wants (native date inputs, ``DD/MM/YYYY``
+        placeholders); a field that ignores a direct fill is typed into key by key.
+
+        Raises:
+            ConfigurationError: If not exactly one of ``text`` and ``secret`` is given.
+            ApprovalDeniedError: If the step needed approval and was denied.
+            ElementNotFoundError: If the target was not found.
+            ActionError: If the field did not take the value.
+        """
+        if (text is None) == (secret is None):
+            raise ConfigurationError("ctx.fill needs exactly one of text or secret")
+        arguments: dict[str, Any] = {"secret": secret} if secret is not None else {"text": text}
+        if submit:
+            arguments["submit"] = True
+        return await self._act(
+            "fill",
+            target,
+            lambda ref: Fill(
+                ref=ref or "", text=text, secret=secret, submit=submit, irreversible=irreversible
+            ),
+            irreversible=irreversible,
+            arguments=arguments,
+        )
+
+    async def select(
+        self, target: Target, values: str | Sequence[str], *, irreversible: bool = False
+    ) -> ActionOutcome:
+        """Choose options of a native ``<select>`` by label (then value).
+
+        Raises:
+            ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
+        """
+        chosen = [values] if isinstance(values, str) else list(values)
+        return await self._act(
+            "select_option",
+            target,
+            lambda ref: SelectOption(ref=ref or "", values=chosen, irreversible=irreversible),
+            irreversible=irreversible,
+            arguments={"values": chosen},
+        )
+
+    async def check(
+        self, target: Target, checked: bool = True, *, irreversible: bool = False
+    ) -> ActionOutcome:
+        """Make a checkbox, radio button or switch checked (or unchecked with ``checked=False``).
+
+        Raises:
+            ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
+        """
+        kind = "check" if checked else "uncheck"
+
+        def make(ref: str | None) -> Action:
+            if checked:
+                return Check(ref=ref or "", irreversible=irreversible)
+            return Uncheck(ref=ref or "", irreversible=irreversible)
+
+        return await self._act(kind, target, make, irreversible=irreversible, arguments={})
+
+    async def press(
+        self, keys: str, *, target: Target | None = None, irreversible: bool = False
+    ) -> ActionOutcome:
+        """Press a key or combination (``Enter``, ``Control+A``), on ``target`` or wherever focus is.
+
+        Raises:
+            ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
+        """
+        return await self._act(
+            "press",
+            target,
+            lambda ref: Press(keys=keys, ref=ref, irreversible=irreversible),
+            irreversible=irreversible,
+            arguments={"keys": keys},
+        )
+
+    async def upload(
+        self, target: Target, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+        irreversible: bool = False,
+    ) -> ActionOutcome:  # fmt: skip
+        """Attach files to a file field (or to the button that opens a file picker).
+
+        Relative paths are taken inside :attr:`run_dir`, then the other upload folders; a path
+        outside them is refused.
+
+        Raises:
+            ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
+        """
+        items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        names = [os.fspath(p) for p in items]
+        return await self._act(
+            "upload_file",
+            target,
+            lambda ref: UploadFile(ref=ref or "", paths=names, irreversible=irreversible),
+            irreversible=irreversible,
+            arguments={"paths": names},
+        )
+
+    async def goto(self, url: str) -> ActionOutcome:
+        """Open a URL in the current tab (a path such as ``/invoices/new`` is relative to the page).
+
+        Raises:
+            ActionError: If the page could not be opened.
+        """
+        return await self._act("navigate", None, lambda _: Navigate(url=url), irreversible=False,
+                               arguments={"url": url})  # fmt: skip
+
+    async def wait_for(
+        self,
+        *,
+        text: str | None = None,
+        target: Target | None = None,
+        state: Literal["visible", "hidden", "network_idle"] = "visible",
+        timeout_s: float = 10,
+    ) -> ActionOutcome:
+        """Wait until a text or element shows or goes away, or until the network is quiet.
+
+        Raises:
+            ActionError: If the wait timed out.
+        """
+        return await self._act(
+            "wait_for",
+            target,
+            lambda ref: WaitFor(text=text, ref=ref, state=state, timeout_s=min(timeout_s, 30)),
+            irreversible=False,
+            arguments={"text": text, "state": state} if text else {"state": state},
+        )
+
+    async def download(self, target: Target, *, timeout_s: float = 30) -> Path:
+        """Click what starts a download and return the saved file.
+
+        In a run context the file is the one the run saved in its downloads folder; otherwise it
+        is saved in ``run_dir/downloads``, under a safe, unique name derived from the one the
+        site suggested.
+
+        Raises:
+            SkillError: If no download started or it failed.
+            ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
+        """
+        page = self.page
+        started = time.perf_counter()
+        what = target if isinstance(target, str) else None
+        try:
+            async with page.expect_download(timeout=timeout_s * 1000) as info:
+                await self.click(target)
+            download = await info.value
+            failure = await download.failure()
+        except PlaywrightError as exc:
+            self._record("download", what, False, f"no download started: {str(exc).splitlines()[0]}", started)
+            raise SkillError(
+                f"skill {self.skill_name}: clicking {what or 'the element'} did not start a download within "
+                f"{timeout_s:g} s"
+            ) from None
+        if failure is not None:
+            self._record(
+                "download", download.suggested_filename, False, f"download failed: {failure}", started
+            )
+            raise SkillError(f"the download of {download.url} failed: {failure}")
+        path = await self._saved_by_run(download.url, timeout_s) or await self._save(download)
+        size = path.stat().st_size
+        self._record(
+            "download", download.suggested_filename, True, f"saved {path.name} ({size} bytes)", started
+        )
+        return path
+
+    async def _saved_by_run(self, url: str, timeout_s: float) -> Path | None:
+        """The copy a run context saved itself (it saves every download), if this is one."""
+        wait = getattr(self._tabs, "wait_for_downloads", None)
+        take = getattr(self._tabs, "take_downloads", None)
+        if wait is None or take is None:
+            return None
+        try:
+            await wait(timeout_s=timeout_s)
+        except OperatorAgentError as exc:
+            self.log.warning("the run did not save the download", error=str(exc))
+            return None
+        found: Path | None = None
+        for record in take():
+            if found is None and record.url == url:
+                found = Path(record.path)
+            else:
+                self._record(
+                    "download",
+                    record.suggested_filename,
+                    True,
+                    f"also saved {record.path}",
+                    time.perf_counter(),
+                )
+        return found
+
+    async def _save(self, download: Download) -> Path:
+        folder = self.run_dir / "downloads"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _unique(folder, safe_filename(download.suggested_filename))
+        try:
+            await download.save_as(path)
+        except PlaywrightError as exc:
+            raise SkillError(
+                f"the download of {download.url} could not be saved: {str(exc).splitlines()[0]}"
+            ) from None
+        return path
+
+    # -- model-assisted steps -------------------------------------------------------------------
+
+    async def observe(self) -> Observation:
+        """An observation of the current tab: the outline a model sees, with its refs."""
+        from operator_agent.observe import observe
+
+        return await observe(self.page)
+
+    async def extract(self, schema: type[T], *, instruction: str, target: Target | None = None) -> T:
+        """Read data from the page (or one element) into ``schema`` with one model call.
+
+        Raises:
+            SkillError: If this context has no model.
+            ModelResponseError: If the model did not return data that validates.
+        """
+        from operator_agent.extract import extract_data
+
+        model = self._require_model("extract", instruction)
+        started = time.perf_counter()
+        element = await self._element(target) if target is not None else None
+        data = await extract_data(
+            model=model,
+            page=self.page,
+            element=element,
+            instruction=instruction,
+            output_type=schema,
+            redact=tuple(self._secrets.values()),
+            on_usage=self._on_usage,
+        )
+        self._record("extract", element.describe() if element else None, True, instruction[:200], started)
+        result: T = data
+        return result
+
+    async def act(self, instruction: str, *, irreversible: bool = False) -> list[ActionOutcome]:
+        """Let the model carry out one fuzzy step (``"close whatever covers the form"``).
+
+        The page is observed, the model answers with page actions, and they run through the
+        approval gate and the executor like any other step. Keep the rest of the skill
+        deterministic: this costs a model call.
+
+        Args:
+            instruction: What to do, in words.
+            irreversible: Ask for approval before any of the model's actions.
+
+        Raises:
+            SkillError: If this context has no model, or the model proposed no usable action.
+            ApprovalDeniedError: If an action needed approval and was denied.
+            ActionError: If an action failed.
+        """
+        from operator_agent.skills._act import propose_actions
+
+        model = self._require_model("act", instruction)
+        observation = await self.observe()
+        actions = await propose_actions(
+            model,
+            instruction=instruction,
+            observation=observation,
+            secret_names=self.secret_names,
+            on_usage=self._on_usage,
+            skill=self.skill_name,
+        )
+        outcomes: list[ActionOutcome] = []
+        for action in actions:
+            element = observation.refs.get(getattr(action, "ref", None) or "")
+            target = element.describe() if element is not None else None
+            arguments = action.model_dump(
+                exclude={"kind", "reason", "irreversible", "ref"}, exclude_none=True
+            )
+            started = time.perf_counter()
+            flagged = irreversible or bool(getattr(action, "irreversible", False))
+            await self._gate(action.kind, target, arguments, flagged, started)
+            outcome = await self._executor_for().execute(action, refs=observation.refs)
+            self._finish(action.kind, target, outcome, started, flagged)
+            outcomes.append(outcome)
+            if outcome.navigated:
+                break
+        return outcomes
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _require_model(self, what: str, instruction: str) -> Model:
+        if self._model is None:
+            raise SkillError(
+                f"skill {self.skill_name or '(none)'}: ctx.{what}({instruction[:60]!r}) needs a model, "
+                "but this "
+                "skill context has none; pass model=... (the agent passes its own) or do this step "
+                "without the model"
+            )
+        return self._model
+
+    def _executor_for(self) -> ActionExecutor:
+        if self._executor is None:
+            self._executor = ActionExecutor(
+                tabs=self._tabs,
+                secrets=self._secrets,
+                upload_dirs=(self.run_dir, *self._upload_dirs),
+                action_timeout_s=self._action_timeout_s,
+                max_attempts=self._max_attempts,
+            )
+        return self._executor
+
+    async def _element(self, target: Target) -> ElementRef:
+        locator = await self.locate(name=target) if isinstance(target, str) else target
+        self._ref_counter += 1
+        return await element_ref(
+            locator, ref=f"{self._ref_prefix}{self._ref_counter}", timeout_ms=self.locate_timeout_s * 1000
+        )
+
+    async def _act(
+        self,
+        kind: str,
+        target: Target | None,
+        make: Callable[[str | None], Action],
+        *,
+        irreversible: bool,
+        arguments: dict[str, Any],
+    ) -> ActionOutcome:
+        started = time.perf_counter()
+        described: str | None = target if isinstance(target, str) else None
+        gated = False
+        attempt = 0
+        while True:
+            element: ElementRef | None = None
+            if target is not None:
+                try:
+                    element = await self._element(target)
+                except ActionError as exc:
+                    self._record(kind, described, False, str(exc), started)
+                    raise
+                described = element.describe()
+            if not gated:
+                await self._gate(kind, described, arguments, irreversible, started)
+                gated = True
+            refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
+            outcome = await self._executor_for().execute(make(element.ref if element else None), refs=refs)
+            if outcome.ok or outcome.error != "StaleRefError" or target is None or attempt >= _STALE_RETRIES:
+                break
+            # The element was re-rendered away; find it again by the same description.
+            attempt += 1
+            self.log.debug("skill step retried on a re-rendered element", kind=kind, target=described)
+        self._finish(kind, described, outcome, started, irreversible)
+        return outcome
+
+    def _finish(
+        self, kind: str, target: str | None, outcome: ActionOutcome, started: float, irreversible: bool
+    ) -> None:
+        self._record(kind, target, outcome.ok, outcome.message, started)
+        if outcome.ok and irreversible:
+            self._irreversible_done += 1
+        if not outcome.ok:
+            error = _ERRORS.get(outcome.error or "", ActionFailedError)
+            raise error(outcome.message)
+
+    def _covered(self) -> bool:
+        return any(scope.irreversible and scope.approved for scope in self._scopes)
+
+    async def _gate(
+        self, kind: str, target: str | None, arguments: dict[str, Any], irreversible: bool, started: float
+    ) -> None:
+        needs = irreversible or any(scope.irreversible for scope in self._scopes)
+        if not needs or self._covered():
+            return
+        await self._ask(kind, target, {**arguments, "skill": self.skill_name}, started)
+
+    async def _ask(self, kind: str, target: str | None, arguments: dict[str, Any], started: float) -> None:
+        if self._approve is None:
+            self.log.info("approval not required: no approver configured", kind=kind, target=target)
+            return
+        self.log.info("approval requested", kind=kind, target=target)
+        try:
+            approved = bool(await self._approve(kind, target, arguments))
+            problem = ""
+        except Exception as exc:  # fail closed: a broken approver approves nothing
+            approved, problem = False, f" (the approver failed: {exc!r})"
+        self.log.info("approval decided", kind=kind, target=target, approved=approved)
+        self._record("approval", f"{kind} {target}" if target else kind, approved,
+                     "approved" if approved else f"denied{problem}", started)  # fmt: skip
+        if not approved:
+            what = f"{kind} on {target}" if target else kind
+            raise ApprovalDeniedError(
+                f"approval denied for {what}{problem}; it was not carried out", kind=kind, target=target
+            )
+
+    def _record(self, kind: str, target: str | None, ok: bool, message: str, started: float) -> SkillStep:
+        step = SkillStep(
+            number=len(self._steps) + 1,
+            skill=self.skill_name or "",
+            kind=kind,
+            target=target,
+            ok=ok,
+            message=message,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        self._steps.append(step)
+        self.log.info(
+            "skill step", step=step.number, kind=kind, target=target, ok=ok, duration_ms=step.duration_ms
+        )
+        if self._on_step is not None:
+            self._on_step(step)
+        return step
+
+    # -- used by Skill ---------------------------------------------------------------------------
+
+    def _push(self, *, name: str, irreversible: bool) -> _Scope:
+        scope = _Scope(name=name, irreversible=irreversible)
+        self._scopes.append(scope)
+        return scope
+
+    def _pop(self, scope: _Scope) -> None:
+        if self._scopes and self._scopes[-1] is scope:
+            self._scopes.pop()
+
+    async def _approve_skill(self, scope: _Scope, arguments: dict[str, Any]) -> None:
+        """Ask once for a whole irreversible skill; its steps are then covered by that approval."""
+        if self._covered():
+            scope.approved = True
+            return
+        await self._ask(scope.name, f"skill {scope.name}", arguments, time.perf_counter())
+        scope.approved = True
+
+    @property
+    def _irreversible_count(self) -> int:
+        return self._irreversible_done
+
+
+def _unique(folder: Path, name: str) -> Path:
+    candidate = folder / name
+    stem, suffix = candidate.stem, candidate.suffix
+    number = 1
+    while candidate.exists():
+        candidate = folder / f"{stem} ({number}){suffix}"
+        number += 1
+    return candidate
