@@ -4,7 +4,7 @@
 wheel), starts it on two loopback listeners (the app, and a second origin for the attachment viewer)
 and yields a :class:`BackofficeSite` to inspect and steer it::
 
-    with serve_backoffice(totp_secret="JBSWY3DPEHPK3PXP") as site:
+    with serve_backoffice(totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP") as site:
         ...  # drive site.url with Playwright
         state = site.state()
         assert state.invoices.submitted[0].count == 1
@@ -16,6 +16,7 @@ installed package, then ``fixtures/sites`` of a source checkout.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import importlib.util
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
+import pyotp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from operator_agent.errors import ConfigurationError, SiteError
@@ -329,7 +331,9 @@ def find_site_folder(name: str = "backoffice") -> Path:
         if (folder / "__init__.py").is_file():
             return folder
         tried.append(str(folder))
-    raise SiteError(f"fixture site {name!r} not found; tried: {', '.join(tried)} (set {SITES_ENV} to override)")
+    raise SiteError(
+        f"fixture site {name!r} not found; tried: {', '.join(tried)} (set {SITES_ENV} to override)"
+    )
 
 
 _modules: dict[Path, ModuleType] = {}
@@ -483,6 +487,13 @@ def serve_backoffice(
         raise ConfigurationError(f"invoice_count must be at least 1, got {invoice_count}")
     if variant not in ("v1", "v2"):
         raise ConfigurationError(f"unknown back-office variant {variant!r}; expected 'v1' or 'v2'")
+    if totp_secret is not None:
+        try:
+            pyotp.TOTP(totp_secret).now()
+        except (ValueError, binascii.Error) as exc:
+            raise ConfigurationError(
+                f"totp_secret must be base32 of at least 112 bits (like pyotp.random_base32()): {exc}"
+            ) from exc
     module = _load_app_module(find_site_folder("backoffice"))
     app = cast(
         _App,
