@@ -66,6 +66,7 @@ class Agent:
         allowed_domains: Hosts the run may reach (subdomains included). Every request of the
             browser context is checked at the network layer; others are blocked and reported to
             the model. ``None`` allows every host.
+        upload_dirs: The folders ``upload_file`` may take files from; none disables uploads.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class Agent:
         output_type: Any = None,
         instructions: str = "",
         allowed_domains: Sequence[str] | None = None,
+        upload_dirs: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         if not 0 <= confidence_threshold <= 1:
             raise ConfigurationError(
@@ -114,6 +116,7 @@ class Agent:
         self._storage_state = Path(storage_state) if storage_state is not None else None
         self.output_type = output_type
         self._instructions = instructions
+        self._upload_dirs = tuple(Path(d).resolve() for d in upload_dirs)
         self._allowed = DomainAllowlist.of(allowed_domains).hosts if allowed_domains is not None else None
 
     def _settings(self) -> LoopSettings:
@@ -194,6 +197,7 @@ class Agent:
                 trace=trace,
                 allowlist=allowlist,
                 secrets=secrets,
+                upload_dirs=self._upload_dirs,
             )
             try:
                 yield run

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from playwright.async_api import Error as PlaywrightError
@@ -104,6 +105,7 @@ class AgentRun:
         trace: TraceWriter | None,
         allowlist: DomainAllowlist | None = None,
         secrets: SecretStore | None = None,
+        upload_dirs: Sequence[Path] = (),
     ) -> None:
         self.run_id = run_id
         self._allowlist = allowlist
@@ -115,7 +117,7 @@ class AgentRun:
         self._output_type = output_type
         self._adapter: TypeAdapter[Any] | None = TypeAdapter(output_type) if output_type is not None else None
         self._trace = trace
-        self._executor = ActionExecutor(tabs=browser, secrets=self._secrets)
+        self._executor = ActionExecutor(tabs=browser, secrets=self._secrets, upload_dirs=upload_dirs)
         self._tools = [ToolSpec(**spec) for spec in _tool_specs()]
         self._prompt = PromptState(
             task=task,

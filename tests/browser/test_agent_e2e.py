@@ -1,0 +1,188 @@
+"""The whole loop on the mock back office: a scripted model logs in with TOTP, enters an invoice with
+every field type, submits it through the confirmation modal (approved), reads it back with
+``extract`` and finishes with a typed output. Asserted on the site's server state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from operator_agent.agent import Agent
+from operator_agent.browser import BrowserSession
+from operator_agent.guardrails.approval import ApprovalRequest, CallbackApprover
+from operator_agent.models import ModelRequest, ScriptedModel, reply, tool_call
+from operator_agent.secrets import TOTP
+from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
+from operator_agent.testing.outline import find_ref, observation_text
+from operator_agent.trace import read_trace
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "Northwind-Ops-2026!"
+VENDOR = "Acme Office Supplies GmbH"
+
+
+class InvoiceSummary(BaseModel):
+    number: str
+    vendor: str
+    total: Decimal
+
+
+@pytest.fixture(scope="module")
+def totp_site() -> Iterator[BackofficeSite]:
+    with serve_backoffice(totp_secret=TOTP_SECRET) as site:
+        yield site
+
+
+def _login(r: ModelRequest) -> object:
+    return [
+        tool_call("fill", ref=find_ref(r, "Username"), text="ops.agent", reason="user name"),
+        tool_call("fill", ref=find_ref(r, "Password"), secret="bo_password", reason="password"),
+        tool_call("click", ref=find_ref(r, "Sign in", role="button"), reason="sign in"),
+    ]
+
+
+def _totp(r: ModelRequest) -> object:
+    return [
+        tool_call("fill", ref=find_ref(r, "Authentication code"), secret="bo_totp", reason="second factor"),
+        tool_call("click", ref=find_ref(r, "Verify", role="button"), reason="verify"),
+    ]
+
+
+def _vendor(r: ModelRequest) -> object:
+    return tool_call("fill", ref=find_ref(r, "Vendor", role="combobox"), text="Acme", reason="type vendor")
+
+
+def _pick_vendor(r: ModelRequest) -> object:
+    return tool_call("click", ref=find_ref(r, VENDOR, role="option", exact=False), reason="choose vendor")
+
+
+def _form(pdf: Path) -> object:
+    def build(r: ModelRequest) -> object:
+        return [
+            tool_call("fill", ref=find_ref(r, "Invoice number"), text="INV-E2E-0001"),
+            tool_call("fill", ref=find_ref(r, "Invoice date"), text="31/10/2026"),
+            tool_call("fill", ref=find_ref(r, "Due date"), text="30/11/2026"),
+            tool_call("select_option", ref=find_ref(r, "Currency"), values=["EUR"]),
+            tool_call("fill", ref=find_ref(r, "Description, line 1"), text="Printer paper"),
+            tool_call("fill", ref=find_ref(r, "Quantity, line 1"), text="4"),
+            tool_call("fill", ref=find_ref(r, "Unit price, line 1"), text="12.50"),
+            tool_call("check", ref=find_ref(r, "Net 60 days", role="radio")),
+            tool_call("check", ref=find_ref(r, "Mark as urgent", role="checkbox")),
+            tool_call("upload_file", ref=find_ref(r, "Invoice PDF"), paths=[str(pdf)]),
+            tool_call("fill", ref=find_ref(r, "Notes"), text="Quarterly paper order"),
+            tool_call(
+                "click", ref=find_ref(r, "Submit for payment", role="button"), reason="open confirmation"
+            ),
+        ]
+
+    return build
+
+
+def _confirm(r: ModelRequest) -> object:
+    return tool_call(
+        "click",
+        ref=find_ref(r, "Confirm submission", role="button"),
+        irreversible=True,
+        reason="submit the invoice for payment",
+    )
+
+
+def _extract(r: ModelRequest) -> object:
+    assert "INV-E2E-0001" in observation_text(r)
+    return tool_call("extract", instruction="the invoice number, vendor and total")
+
+
+def _extracted(r: ModelRequest) -> object:
+    # The extraction request carries the full page text and offers one tool.
+    assert r.tool_names == ("return_data",)
+    assert "INV-E2E-0001" in r.messages[-1].content
+    return tool_call("return_data", data={"number": "INV-E2E-0001", "vendor": VENDOR, "total": "50.00"})
+
+
+def _done(r: ModelRequest) -> object:
+    return reply(
+        tool_call(
+            "done",
+            output={"number": "INV-E2E-0001", "vendor": VENDOR, "total": "50.00"},
+            confidence=0.95,
+            summary="invoice INV-E2E-0001 submitted for payment",
+        )
+    )
+
+
+async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
+    totp_site: BackofficeSite, browser_session: BrowserSession, tmp_path: Path
+) -> None:
+    totp_site.reset()
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    pdf = uploads / "invoice.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    model = ScriptedModel(
+        [_login, _totp, _vendor, _pick_vendor, _form(pdf), _confirm, _extract, _extracted, _done]
+    )
+    approvals: list[ApprovalRequest] = []
+
+    def approve(request: ApprovalRequest) -> bool:
+        approvals.append(request)
+        return True
+
+    agent = Agent(
+        model=model,
+        browser=browser_session,
+        approver=CallbackApprover(approve),
+        secrets={"bo_password": PASSWORD, "bo_totp": TOTP(TOTP_SECRET)},
+        trace_dir=tmp_path / "runs",
+        upload_dirs=[uploads],
+        allowed_domains=["127.0.0.1", "localhost"],
+    )
+    result = await agent.run(
+        "Enter invoice INV-E2E-0001 from Acme and submit it for payment",
+        start_url=totp_site.url + "/invoices/new",
+        output_type=InvoiceSummary,
+    )
+
+    assert result.status == "completed", result.reason
+    assert result.output == InvoiceSummary(number="INV-E2E-0001", vendor=VENDOR, total=Decimal("50.00"))
+    assert result.extracted == [InvoiceSummary(number="INV-E2E-0001", vendor=VENDOR, total=Decimal("50.00"))]
+    model.assert_complete()
+
+    # Exactly one approval, for the confirm button, and exactly one submitted invoice with every field.
+    assert len(approvals) == 1
+    assert (approvals[0].target or "").startswith('button "Confirm submission" [e')
+    state = totp_site.state()
+    submitted = [e for e in state.invoices.submitted if e.invoice.number == "INV-E2E-0001"]
+    assert len(submitted) == 1
+    assert submitted[0].count == 1
+    assert len([e for e in state.invoices.created if e.invoice.number == "INV-E2E-0001"]) == 1
+    invoice = submitted[0].invoice
+    assert invoice.vendor_name == VENDOR
+    assert invoice.currency == "EUR"
+    assert str(invoice.invoice_date) == "2026-10-31"
+    assert str(invoice.due_date) == "2026-11-30"
+    assert invoice.payment_terms == "net60"
+    assert invoice.urgent is True
+    assert invoice.notes == "Quarterly paper order"
+    assert [(line.description, line.quantity, line.unit_price) for line in invoice.lines] == [
+        ("Printer paper", Decimal("4"), Decimal("12.50"))
+    ]
+    assert invoice.amount == Decimal("50.00")
+    assert invoice.attachment is not None
+    assert invoice.attachment.filename == "invoice.pdf"
+
+    # The trace is complete and holds no secret.
+    records = read_trace(result.trace_dir or tmp_path)
+    assert records[0].type == "run_start"
+    assert records[-1].type == "run_end"
+    assert len([r for r in records if r.type == "step"]) == len(result.steps)
+    for path in (result.trace_dir or tmp_path).rglob("*"):
+        if path.is_file() and path.suffix in {".jsonl", ".json", ".txt"}:
+            assert PASSWORD not in path.read_text(errors="ignore")
+    for call in model.calls:
+        for message in call.messages:
+            assert PASSWORD not in message.content
+            assert TOTP_SECRET not in message.content
