@@ -15,13 +15,13 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pyotp
-from playwright.async_api import Download, Locator, Page
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page
 
 from operator_agent.act import ActionExecutor, ActionOutcome, ContextTabs, Tabs
 from operator_agent.actions import (
@@ -36,21 +36,19 @@ from operator_agent.actions import (
     UploadFile,
     WaitFor,
 )
-from operator_agent.browser.downloads import safe_filename
 from operator_agent.errors import (
     ActionError,
     ActionFailedError,
-    ApprovalDeniedError,
     ConfigurationError,
     InvalidActionError,
-    OperatorAgentError,
     SkillError,
     StaleRefError,
     UnknownRefError,
 )
-from operator_agent.logs import get_logger
 from operator_agent.observe.refs import ElementRef, RefMap
+from operator_agent.skills._downloads import keep_download
 from operator_agent.skills._elements import element_ref
+from operator_agent.skills._trail import ApproveCallback, Trail
 from operator_agent.skills.locate import LocateQuery, locate
 from operator_agent.skills.result import SkillStep
 
@@ -59,9 +57,6 @@ if TYPE_CHECKING:
     from operator_agent.observe import Observation
 
 __all__ = ["ApproveCallback", "SkillContext"]
-
-ApproveCallback = Callable[[str, str | None, dict[str, Any]], Awaitable[bool]]
-"""Asks whether a step may run: ``(kind, target description, arguments) -> approved``."""
 
 Target = Locator | str
 """An element to act on: a locator, or what it is called (see :meth:`SkillContext.locate`)."""
@@ -74,15 +69,6 @@ _ERRORS: dict[str, type[ActionError]] = {
     "InvalidActionError": InvalidActionError,
 }
 _STALE_RETRIES = 2
-
-
-class _Scope:
-    """One skill call in progress (skills may call skills)."""
-
-    def __init__(self, *, name: str, irreversible: bool) -> None:
-        self.name = name
-        self.irreversible = irreversible
-        self.approved = False
 
 
 class SkillContext:
@@ -132,7 +118,6 @@ class SkillContext:
             raise ConfigurationError(f"locate_timeout_s must be positive, got {locate_timeout_s}")
         self._tabs = tabs
         self._secrets = dict(secrets or {})
-        self._approve = approve
         self._model = model
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._upload_dirs = tuple(Path(d) for d in upload_dirs)
@@ -140,14 +125,11 @@ class SkillContext:
         self._max_attempts = max_attempts
         self.locate_timeout_s = locate_timeout_s
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self._on_step = on_step
+        self._trail = Trail(approve=approve, run_id=self.run_id, on_step=on_step)
         self._on_usage = on_usage
         self._executor: ActionExecutor | None = None
         # Built now so a bad timeout or attempt count fails at construction.
         ActionExecutor(tabs=tabs, action_timeout_s=action_timeout_s, max_attempts=max_attempts)
-        self._scopes: list[_Scope] = []
-        self._steps: list[SkillStep] = []
-        self._irreversible_done = 0
         self._ref_prefix = "s" + uuid.uuid4().hex[:4]
         self._ref_counter = 0
 
@@ -210,17 +192,17 @@ class SkillContext:
     @property
     def skill_name(self) -> str | None:
         """The skill running now (the innermost one when skills call skills)."""
-        return self._scopes[-1].name if self._scopes else None
+        return self._trail.skill_name
 
     @property
     def log(self) -> Any:
         """A structlog logger bound with the run id and the running skill's name."""
-        return get_logger("operator_agent.skills", run_id=self.run_id, skill=self.skill_name)
+        return self._trail.log()
 
     @property
     def steps(self) -> list[SkillStep]:
         """Every step taken through this context so far."""
-        return list(self._steps)
+        return list(self._trail.steps)
 
     @property
     def has_model(self) -> bool:
@@ -489,58 +471,26 @@ class SkillContext:
             download = await info.value
             failure = await download.failure()
         except PlaywrightError as exc:
-            self._record("download", what, False, f"no download started: {str(exc).splitlines()[0]}", started)
+            self._trail.record(
+                "download", what, False, f"no download started: {str(exc).splitlines()[0]}", started
+            )
             raise SkillError(
                 f"skill {self.skill_name}: clicking {what or 'the element'} did not start a download within "
                 f"{timeout_s:g} s"
             ) from None
         if failure is not None:
-            self._record(
+            self._trail.record(
                 "download", download.suggested_filename, False, f"download failed: {failure}", started
             )
             raise SkillError(f"the download of {download.url} failed: {failure}")
-        path = await self._saved_by_run(download.url, timeout_s) or await self._save(download)
+        folder = self.run_dir / "downloads"
+        path = await keep_download(
+            download, tabs=self._tabs, folder=folder, timeout_s=timeout_s, trail=self._trail
+        )
         size = path.stat().st_size
-        self._record(
+        self._trail.record(
             "download", download.suggested_filename, True, f"saved {path.name} ({size} bytes)", started
         )
-        return path
-
-    async def _saved_by_run(self, url: str, timeout_s: float) -> Path | None:
-        """The copy a run context saved itself (it saves every download), if this is one."""
-        wait = getattr(self._tabs, "wait_for_downloads", None)
-        take = getattr(self._tabs, "take_downloads", None)
-        if wait is None or take is None:
-            return None
-        try:
-            await wait(timeout_s=timeout_s)
-        except OperatorAgentError as exc:
-            self.log.warning("the run did not save the download", error=str(exc))
-            return None
-        found: Path | None = None
-        for record in take():
-            if found is None and record.url == url:
-                found = Path(record.path)
-            else:
-                self._record(
-                    "download",
-                    record.suggested_filename,
-                    True,
-                    f"also saved {record.path}",
-                    time.perf_counter(),
-                )
-        return found
-
-    async def _save(self, download: Download) -> Path:
-        folder = self.run_dir / "downloads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = _unique(folder, safe_filename(download.suggested_filename))
-        try:
-            await download.save_as(path)
-        except PlaywrightError as exc:
-            raise SkillError(
-                f"the download of {download.url} could not be saved: {str(exc).splitlines()[0]}"
-            ) from None
         return path
 
     # -- model-assisted steps -------------------------------------------------------------------
@@ -572,7 +522,9 @@ class SkillContext:
             redact=tuple(self._secrets.values()),
             on_usage=self._on_usage,
         )
-        self._record("extract", element.describe() if element else None, True, instruction[:200], started)
+        self._trail.record(
+            "extract", element.describe() if element else None, True, instruction[:200], started
+        )
         result: T = data
         return result
 
@@ -613,7 +565,7 @@ class SkillContext:
             )
             started = time.perf_counter()
             flagged = irreversible or bool(getattr(action, "irreversible", False))
-            await self._gate(action.kind, target, arguments, flagged, started)
+            await self._trail.gate(action.kind, target, arguments, irreversible=flagged)
             outcome = await self._executor_for().execute(action, refs=observation.refs)
             self._finish(action.kind, target, outcome, started, flagged)
             outcomes.append(outcome)
@@ -670,11 +622,11 @@ class SkillContext:
                 try:
                     element = await self._element(target)
                 except ActionError as exc:
-                    self._record(kind, described, False, str(exc), started)
+                    self._trail.record(kind, described, False, str(exc), started)
                     raise
                 described = element.describe()
             if not gated:
-                await self._gate(kind, described, arguments, irreversible, started)
+                await self._trail.gate(kind, described, arguments, irreversible=irreversible)
                 gated = True
             refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
             outcome = await self._executor_for().execute(make(element.ref if element else None), refs=refs)
@@ -689,90 +641,9 @@ class SkillContext:
     def _finish(
         self, kind: str, target: str | None, outcome: ActionOutcome, started: float, irreversible: bool
     ) -> None:
-        self._record(kind, target, outcome.ok, outcome.message, started)
+        self._trail.record(kind, target, outcome.ok, outcome.message, started)
         if outcome.ok and irreversible:
-            self._irreversible_done += 1
+            self._trail.irreversible_done += 1
         if not outcome.ok:
             error = _ERRORS.get(outcome.error or "", ActionFailedError)
             raise error(outcome.message)
-
-    def _covered(self) -> bool:
-        return any(scope.irreversible and scope.approved for scope in self._scopes)
-
-    async def _gate(
-        self, kind: str, target: str | None, arguments: dict[str, Any], irreversible: bool, started: float
-    ) -> None:
-        needs = irreversible or any(scope.irreversible for scope in self._scopes)
-        if not needs or self._covered():
-            return
-        await self._ask(kind, target, {**arguments, "skill": self.skill_name}, started)
-
-    async def _ask(self, kind: str, target: str | None, arguments: dict[str, Any], started: float) -> None:
-        if self._approve is None:
-            self.log.info("approval not required: no approver configured", kind=kind, target=target)
-            return
-        self.log.info("approval requested", kind=kind, target=target)
-        try:
-            approved = bool(await self._approve(kind, target, arguments))
-            problem = ""
-        except Exception as exc:  # fail closed: a broken approver approves nothing
-            approved, problem = False, f" (the approver failed: {exc!r})"
-        self.log.info("approval decided", kind=kind, target=target, approved=approved)
-        self._record("approval", f"{kind} {target}" if target else kind, approved,
-                     "approved" if approved else f"denied{problem}", started)  # fmt: skip
-        if not approved:
-            what = f"{kind} on {target}" if target else kind
-            raise ApprovalDeniedError(
-                f"approval denied for {what}{problem}; it was not carried out", kind=kind, target=target
-            )
-
-    def _record(self, kind: str, target: str | None, ok: bool, message: str, started: float) -> SkillStep:
-        step = SkillStep(
-            number=len(self._steps) + 1,
-            skill=self.skill_name or "",
-            kind=kind,
-            target=target,
-            ok=ok,
-            message=message,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        self._steps.append(step)
-        self.log.info(
-            "skill step", step=step.number, kind=kind, target=target, ok=ok, duration_ms=step.duration_ms
-        )
-        if self._on_step is not None:
-            self._on_step(step)
-        return step
-
-    # -- used by Skill ---------------------------------------------------------------------------
-
-    def _push(self, *, name: str, irreversible: bool) -> _Scope:
-        scope = _Scope(name=name, irreversible=irreversible)
-        self._scopes.append(scope)
-        return scope
-
-    def _pop(self, scope: _Scope) -> None:
-        if self._scopes and self._scopes[-1] is scope:
-            self._scopes.pop()
-
-    async def _approve_skill(self, scope: _Scope, arguments: dict[str, Any]) -> None:
-        """Ask once for a whole irreversible skill; its steps are then covered by that approval."""
-        if self._covered():
-            scope.approved = True
-            return
-        await self._ask(scope.name, f"skill {scope.name}", arguments, time.perf_counter())
-        scope.approved = True
-
-    @property
-    def _irreversible_count(self) -> int:
-        return self._irreversible_done
-
-
-def _unique(folder: Path, name: str) -> Path:
-    candidate = folder / name
-    stem, suffix = candidate.stem, candidate.suffix
-    number = 1
-    while candidate.exists():
-        candidate = folder / f"{stem} ({number}){suffix}"
-        number += 1
-    return candidate

@@ -227,22 +227,20 @@ async def _frame_of(locator: Locator, fallback: Frame) -> Frame:
 async def _try_once(
     page: Page, chain: list[_Strategy], within: Locator | None
 ) -> tuple[Located | None, list[tuple[_Strategy, int]]]:
-    seen: list[tuple[_Strategy, int]] = []
     scopes = _scopes(page, within)
-    for strategy in chain:
-        found: list[tuple[Frame, Locator]] = []
-        total = 0
-        for frame, scope in scopes:
-            visible = strategy.build(scope).filter(visible=True)
-            count = await _count(visible)
-            total += count
-            if count:
-                found.append((frame, visible))
-            if total > 1:
-                break
+    candidates = [(strategy, frame, strategy.build(scope).filter(visible=True)) for strategy in chain
+                  for frame, scope in scopes]  # fmt: skip
+    # One round trip for the whole chain: the counts run concurrently, the chain order decides.
+    counts = await asyncio.gather(*(_count(locator) for _, _, locator in candidates))
+    seen: list[tuple[_Strategy, int]] = []
+    per_strategy = len(scopes)
+    for index, strategy in enumerate(chain):
+        group = list(zip(candidates[index * per_strategy : (index + 1) * per_strategy],
+                         counts[index * per_strategy : (index + 1) * per_strategy], strict=True))  # fmt: skip
+        total = sum(count for _, count in group)
         seen.append((strategy, total))
         if total == 1:
-            frame, locator = found[0]
+            (_, frame, locator), _ = next(item for item in group if item[1] == 1)
             if within is not None:
                 frame = await _frame_of(locator, frame)
             return Located(locator=locator, strategy=strategy.description, frame=frame), seen

@@ -150,15 +150,15 @@ class Skill(Generic[R]):
         return await self._run(ctx, self.validate_arguments(arguments))
 
     async def _run(self, ctx: SkillContext, arguments: dict[str, Any]) -> R:
-        scope = ctx._push(name=self.name, irreversible=self.irreversible)
-        nested = len(ctx._scopes) > 1
+        scope = ctx._trail.push(name=self.name, irreversible=self.irreversible)
+        nested = len(ctx._trail.scopes) > 1
         started = time.perf_counter()
         ok = False
         try:
             with register_secret_values(ctx._secrets.values()):
                 ctx.log.info("skill started", arguments=sorted(arguments))
                 if self.irreversible:
-                    await ctx._approve_skill(scope, self._jsonable_arguments(arguments))
+                    await ctx._trail.approve_skill(scope, self._jsonable_arguments(arguments))
                 value = await self.function(ctx, **arguments)
                 ok = True
                 return value
@@ -166,32 +166,32 @@ class Skill(Generic[R]):
             ctx.log.info(
                 "skill finished", ok=ok, duration_ms=round((time.perf_counter() - started) * 1000, 1)
             )
-            ctx._pop(scope)
+            ctx._trail.pop(scope)
             if nested:
-                ctx._record("skill", self.name, ok, "done" if ok else "failed", started)
+                ctx._trail.record("skill", self.name, ok, "done" if ok else "failed", started)
 
     async def run(self, ctx: SkillContext, arguments: Mapping[str, Any]) -> SkillResult:
         """Run with arguments given as a mapping and report a :class:`SkillResult` (never raises
         for invalid arguments or the skill's own failure)."""
         started = time.perf_counter()
-        first = len(ctx._steps)
+        first = len(ctx._trail.steps)
         try:
             validated = self.validate_arguments(arguments)
         except ConfigurationError as exc:
             return SkillResult(skill=self.name, ok=False, message=str(exc), error="InvalidArguments")
-        done_before = ctx._irreversible_count
+        done_before = ctx._trail.irreversible_done
         try:
             value = await self._run(ctx, validated)
         except (OperatorAgentError, PlaywrightError) as exc:
             return self._failure(
-                ctx, exc, first, started, irreversible_done=ctx._irreversible_count > done_before
+                ctx, exc, first, started, irreversible_done=ctx._trail.irreversible_done > done_before
             )
         except Exception as exc:  # a bug in the skill: report it, do not take the run down
             _log.exception("skill crashed", skill=self.name, error=repr(exc))
             return self._failure(
-                ctx, exc, first, started, irreversible_done=ctx._irreversible_count > done_before
+                ctx, exc, first, started, irreversible_done=ctx._trail.irreversible_done > done_before
             )
-        steps = tuple(ctx._steps[first:])
+        steps = tuple(ctx._trail.steps[first:])
         jsonable = self._dump(value)
         shown = json.dumps(jsonable, ensure_ascii=False, default=str)
         if len(shown) > _MAX_VALUE_CHARS:
@@ -257,7 +257,7 @@ class Skill(Generic[R]):
     def _failure(
         self, ctx: SkillContext, exc: BaseException, first: int, started: float, *, irreversible_done: bool
     ) -> SkillResult:
-        steps = tuple(ctx._steps[first:])
+        steps = tuple(ctx._trail.steps[first:])
         failed = _failed_step(exc, steps)
         detail = str(exc).strip() or type(exc).__name__
         if isinstance(exc, PlaywrightError):
