@@ -30,7 +30,12 @@ from operator_agent.act.elements import (
     select_options,
     upload_files,
 )
-from operator_agent.act.failures import describe_playwright_error, is_retryable, may_have_acted
+from operator_agent.act.failures import (
+    describe_playwright_error,
+    is_retryable,
+    may_have_acted,
+    merge_call_logs,
+)
 from operator_agent.act.fill import SecretValue, fill_field
 from operator_agent.act.navigation import go_back, navigate, switch_tab
 from operator_agent.act.outcome import NOT_EXECUTED, ActionOutcome, StepResult
@@ -303,14 +308,25 @@ class ActionExecutor:
             retry=retry_if_exception(retry_on),
             reraise=True,
         )
-        async for state in retrying:
-            with state:
-                number = state.retry_state.attempt_number
-                left = self._max_attempts - number + 1
-                budget_s = max((deadline - time.monotonic()) / left, 0.1)
-                if number > 1:
-                    _log().debug("action retry", attempt=number, budget_s=round(budget_s, 2))
-                return await attempt(budget_s * 1000)
+        failures: list[PlaywrightError] = []
+        try:
+            async for state in retrying:
+                with state:
+                    number = state.retry_state.attempt_number
+                    left = self._max_attempts - number + 1
+                    budget_s = max((deadline - time.monotonic()) / left, 0.1)
+                    if number > 1:
+                        _log().debug("action retry", attempt=number, budget_s=round(budget_s, 2))
+                    try:
+                        return await attempt(budget_s * 1000)
+                    except PlaywrightError as exc:
+                        failures.append(exc)
+                        raise
+        except PlaywrightError as last:
+            merged = merge_call_logs(failures or [last])
+            if merged is last:
+                raise
+            raise merged from last
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _target(self, refs: RefMap, ref: str, timeout_ms: float) -> Target:

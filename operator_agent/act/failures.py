@@ -13,7 +13,7 @@ import re
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-__all__ = ["describe_playwright_error", "is_retryable", "may_have_acted"]
+__all__ = ["describe_playwright_error", "is_retryable", "may_have_acted", "merge_call_logs"]
 
 # Call-log lines Playwright writes once the input event has been sent to the page.
 _ACTED_MARKERS = ("click action done", "performing click action", "performing tap action")
@@ -52,6 +52,21 @@ def is_retryable(error: BaseException) -> bool:
         return True
     message = error.message.lower()
     return any(marker in message for marker in _DETACHED_MARKERS)
+
+
+def merge_call_logs(errors: list[PlaywrightError]) -> PlaywrightError:
+    """One error carrying the call logs of every attempt, the last attempt's error first.
+
+    A short last attempt may end before Playwright logs why it waits (say, an overlay that covers
+    the element); the earlier attempts' logs keep that reason for the model.
+    """
+    last = errors[-1]
+    if len(errors) == 1:
+        return last
+    head = last.message.partition("Call log:")[0].rstrip()
+    logs = "".join(_call_log(error) for error in errors)
+    merged = type(last)(f"{head}\nCall log:{logs}")
+    return merged
 
 
 def _first_line(error: PlaywrightError) -> str:

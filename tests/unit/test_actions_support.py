@@ -9,7 +9,12 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from operator_agent.act.elements import resolve_upload_paths
-from operator_agent.act.failures import describe_playwright_error, is_retryable, may_have_acted
+from operator_agent.act.failures import (
+    describe_playwright_error,
+    is_retryable,
+    may_have_acted,
+    merge_call_logs,
+)
 from operator_agent.act.fill import registered
 from operator_agent.act.navigation import resolve_url
 from operator_agent.errors import InvalidActionError
@@ -78,6 +83,16 @@ def test_hidden_and_missing_elements_are_explained() -> None:
     )
     missing = describe_playwright_error(PlaywrightTimeoutError(MISSING), what="click x", timeout_s=0.5)
     assert missing == "could not click x: the element did not appear within 0.5 s"
+
+
+def test_reasons_from_earlier_attempts_survive_a_short_last_attempt() -> None:
+    merged = merge_call_logs([PlaywrightTimeoutError(COVERED), PlaywrightTimeoutError(MISSING)])
+    assert isinstance(merged, PlaywrightTimeoutError)
+    assert merged.message.startswith("Locator.click: Timeout 500ms exceeded.")
+    message = describe_playwright_error(merged, what="click x", timeout_s=3)
+    assert message.startswith('could not click x: another element, <div id="ov"></div>, covers it for 3 s')
+    single = PlaywrightTimeoutError(MISSING)
+    assert merge_call_logs([single]) is single
 
 
 def test_a_click_that_may_have_happened_is_never_retried() -> None:
