@@ -188,6 +188,12 @@ def _value_for(facts: ElementFacts, text: str) -> tuple[str, str]:
             else ""
         )
         return value, note
+    if facts.input_type == "number":
+        # A number field refuses "1,234.50" or "$40"; people (and models) write amounts that way.
+        plain = re.sub(r"[\s,$€£¥]", "", text)
+        if plain != text and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", plain, re.IGNORECASE):
+            return plain, f"wrote {_quote(text)} as {_quote(plain)} for the number field"
+        return text, ""
     fmt = placeholder_format(facts.placeholder)
     if fmt is not None and text.strip():
         try:

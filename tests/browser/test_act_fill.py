@@ -51,6 +51,7 @@ WIDGETS = {
     "e6": "#amount",
     "e7": "#meeting",
     "e8": "#submit",
+    "e10": "#quantity",
 }
 
 
@@ -131,6 +132,21 @@ async def test_autocomplete_reports_the_options_typing_brought_up(
     assert picked.ok
     await executor.execute(Click(ref="e8"), refs=refs)
     assert recorder.last().fields["company_id"] == ["c2"]
+
+
+async def test_number_field_takes_an_amount_written_with_grouping(
+    page: Page, server: LocalServer, recorder: Recorder, executor: ActionExecutor
+) -> None:
+    await page.goto(f"{server.url}/widgets.html")
+    refs = await stamp(page, WIDGETS)
+    outcome = await executor.execute(Fill(ref="e10", text="$1,234.50"), refs=refs)
+    assert outcome.ok, outcome.message
+    assert outcome.message == (
+        'wrote "$1,234.50" as "1234.50" for the number field; filled textbox "Quantity" [e10]; '
+        'field shows "1234.50"'
+    )
+    await executor.execute(Click(ref="e8"), refs=refs)
+    assert recorder.last().fields["quantity"] == ["1234.50"]
 
 
 async def test_text_that_does_not_fit_is_reported_with_what_the_field_shows(
