@@ -90,7 +90,8 @@ class AnnouncingApprover:
         _say(f"Decided by: {self._label}")
         decision = await self._inner.decide(request)
         verdict = "APPROVED" if decision.approved else "DENIED"
-        _say(f"Decision: {verdict} by {decision.decided_by} {('- ' + decision.reason) if decision.reason else ''}")
+        why = f" - {decision.reason}" if decision.reason else ""
+        _say(f"Decision: {verdict} by {decision.decided_by}{why}")
         _say("-----------------------------------------------------------------------\n")
         return decision
 
@@ -120,12 +121,12 @@ class ScriptedOperator:
     def __call__(self, messages: list[Message], tools: list[ToolSpec]) -> list[ToolCall]:
         if [t.name for t in tools] == ["return_data"]:
             return [tool_call("return_data", data=self._summary())]
-        outline = next(m.content for m in reversed(messages) if m.role == "user" and "Current page" in m.content)
+        outline = next(m.content for m in reversed(messages) if "Current page" in m.content)
         names = {(e.role, e.name) for e in elements(outline)}
         if ("textbox", "Authentication code") in names:
             return [
-                tool_call("fill", ref=find_ref(outline, "Authentication code"), secret="bo_totp", reason="2FA code"),
-                tool_call("click", ref=find_ref(outline, "Verify", role="button"), reason="finish signing in"),
+                tool_call("fill", ref=find_ref(outline, "Authentication code"), secret="bo_totp"),
+                tool_call("click", ref=find_ref(outline, "Verify", role="button"), reason="sign in"),
             ]
         if ("textbox", "Password") in names:
             return [
@@ -154,7 +155,7 @@ class ScriptedOperator:
                 return [tool_call("fill", ref=find_ref(outline, "Vendor", role="combobox"), text="Acme")]
             return self._fill_form(outline)
         if ("link", "New invoice") in names:
-            return [tool_call("click", ref=find_ref(outline, "New invoice", role="link"), reason="new invoice")]
+            return [tool_call("click", ref=find_ref(outline, "New invoice", role="link"))]
         return [tool_call("fail", reason="the stand-in does not recognise this page")]
 
     def _fill_form(self, o: str) -> list[ToolCall]:
@@ -170,7 +171,7 @@ class ScriptedOperator:
             tool_call("check", ref=find_ref(o, "Mark as urgent", role="checkbox")),
             tool_call("upload_file", ref=find_ref(o, "Invoice PDF"), paths=[str(self._pdf)]),
             tool_call("fill", ref=find_ref(o, "Notes"), text="Quarterly paper order"),
-            tool_call("click", ref=find_ref(o, "Submit for payment", role="button"), reason="open confirmation"),
+            tool_call("click", ref=find_ref(o, "Submit for payment", role="button"), reason="confirm next"),
         ]
 
     @staticmethod
@@ -178,15 +179,15 @@ class ScriptedOperator:
         return {"number": INVOICE_NUMBER, "vendor": VENDOR, "total": "50.00"}
 
 
-def _model(pdf: Path) -> tuple[Model, bool]:
+def _model(pdf: Path) -> Model:
     if os.environ.get("OPENAI_MODEL"):
         _say(f"Using the configured model {os.environ['OPENAI_MODEL']!r}.")
-        return OpenAIModel(), False
+        return OpenAIModel()
     _say(
         "No model configured (set OPENAI_MODEL, and OPENAI_API_KEY or OPENAI_BASE_URL, to use one): "
         "a SCRIPTED STAND-IN plays the model. Browser, site, approvals, secrets and trace are real."
     )
-    return FunctionModel(ScriptedOperator(pdf=pdf.resolve()), name="scripted-stand-in"), True
+    return FunctionModel(ScriptedOperator(pdf=pdf.resolve()), name="scripted-stand-in")
 
 
 def _report(result: RunResult[InvoiceSummary], site: BackofficeSite) -> int:
@@ -215,7 +216,7 @@ async def main() -> int:
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     with serve_backoffice(totp_secret=TOTP_SECRET) as site:
         _say(f"Mock back office running at {site.url}")
-        model, scripted = _model(pdf)
+        model = _model(pdf)
         agent = Agent(
             model=model,
             approver=_approver(),

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
     ("policy", "expected"),
     [("approve", "submitted 1 time(s)"), ("deny", "submitted 0 time(s)")],
 )
-def test_demo_runs_unattended_and_decides_by_the_stated_policy(tmp_path: Path, policy: str, expected: str) -> None:
+def test_demo_runs_unattended_and_decides_by_the_stated_policy(
+    tmp_path: Path, policy: str, expected: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["DEMO_APPROVAL"] = policy
     done = subprocess.run(
