@@ -72,6 +72,8 @@ async def test_helpdesk_reply_is_sent_exactly_once(site: BackofficeSite, signed_
     page = signed_in_page
     ticket = next(t for t in site.data().tickets if t.status == "open" and t.assignee != "Grace Mensah")
     await page.goto(site.url + "/tickets")
+    await page.get_by_role("searchbox", name="Search").fill(ticket.id)
+    await page.get_by_role("button", name="Apply").click()
     await page.get_by_role("link", name=ticket.id, exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(ticket.subject)
     await expect(page.get_by_text(ticket.messages[0].body.splitlines()[0], exact=True)).to_be_visible()
