@@ -606,9 +606,11 @@ class QueueApprover:
         try:
             fp = fingerprint or request_fingerprint(request, values=values or {})
             request_id = await asyncio.to_thread(self.queue.submit, request, fingerprint=fp, values=values)
-            self._ids[_key(request)] = request_id
             self._notify(request_id)
-            return await self.queue.wait(request_id)
+            decision = await self.queue.wait(request_id)
+            if decision.approved:
+                self._ids[_key(request)] = request_id
+            return decision
         except OperatorAgentError as exc:
             _log.error("approval queue failed", error=str(exc), run_id=request.run_id, step=request.step)
             return ApprovalDecision(
@@ -626,7 +628,7 @@ class QueueApprover:
             _log.error("approval on_submit callback failed", request_id=request_id, error=repr(exc))
 
     def request_id_for(self, request: ApprovalRequest) -> str | None:
-        """The queue id this approver used for ``request``, if it was decided here."""
+        """The queue id of the approval this approver holds for ``request``, until it is consumed."""
         return self._ids.get(_key(request))
 
     def consume(
