@@ -250,7 +250,7 @@ async def test_wall_clock_budget(browser_session: BrowserSession, tmp_path: Path
 
 async def test_run_sync_refuses_a_running_loop(browser_session: BrowserSession, tmp_path: Path, start: str):
     agent = _agent(browser_session, tmp_path, ScriptedModel([]))
-    with pytest.raises(SyncInAsyncError, match="await agent.run"):
+    with pytest.raises(SyncInAsyncError, match=r"await agent\.run"):
         agent.run_sync("x", start_url=start)
 
 
