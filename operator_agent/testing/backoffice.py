@@ -49,6 +49,7 @@ __all__ = [
     "FaultConfig",
     "InvoiceRecord",
     "find_site_folder",
+    "rewordings",
     "serve_backoffice",
 ]
 
@@ -436,6 +437,16 @@ class BackofficeSite:
         await context.add_cookies(
             [{"name": cookie, "value": sid, "url": self.url, "httpOnly": True, "sameSite": "Lax"}]
         )
+
+
+def rewordings() -> dict[str, str]:
+    """Every visible text that the ``v2`` layout words differently, as ``{v1 text: v2 text}``.
+
+    Raises:
+        SiteError: If the app cannot be found or loaded.
+    """
+    module = _load_app_module(find_site_folder("backoffice"))
+    return dict(module.REWORDINGS)
 
 
 def _fault_settings(module: ModuleType, faults: FaultConfig) -> Any:

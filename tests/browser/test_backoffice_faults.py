@@ -26,7 +26,8 @@ def _interstitial_seeds(site: BackofficeSite) -> dict[str, int]:
         site.set_faults(FaultConfig(seed=seed, interstitial_rate=1.0))
         opener.open(site.url + "/login", data=login).read()
         events = [e for e in site.state().fault_events if e.kind == "interstitial"]
-        assert events and events[-1].path == "/invoices"
+        assert events
+        assert events[-1].path == "/invoices"
         seeds.setdefault(str(events[-1].modal), seed)
         if len(seeds) == 3:
             return seeds

@@ -48,7 +48,9 @@ async def _fill_v1(page: Page, *, number: str) -> None:
     await page.get_by_label("Notes").fill("Split delivery, see PO 7781")
 
 
-async def test_create_with_every_field_and_submit_through_the_modal(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_create_with_every_field_and_submit_through_the_modal(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     await page.goto(site.url + "/invoices/new")
     await _fill_v1(page, number="NW-2026-0042")
@@ -65,7 +67,12 @@ async def test_create_with_every_field_and_submit_through_the_modal(site: Backof
     assert effect.count == 1
     assert state.count("invoice.created") == 1
     inv = effect.invoice
-    assert (inv.number, inv.vendor_name, inv.currency, inv.status) == ("NW-2026-0042", "Northwind Traders", "EUR", "submitted")
+    assert (inv.number, inv.vendor_name, inv.currency, inv.status) == (
+        "NW-2026-0042",
+        "Northwind Traders",
+        "EUR",
+        "submitted",
+    )
     assert (inv.invoice_date, inv.due_date) == (date(2026, 4, 1), date(2026, 4, 30))
     assert [(line.description, line.quantity, line.unit_price) for line in inv.lines] == [
         ("Pallets of paper", Decimal("3"), Decimal("1250.50")),
@@ -79,7 +86,9 @@ async def test_create_with_every_field_and_submit_through_the_modal(site: Backof
     assert inv.created_by == site.credentials.username
 
 
-async def test_cancel_in_the_modal_and_enter_key_never_submit(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_cancel_in_the_modal_and_enter_key_never_submit(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     await page.goto(site.url + "/invoices/new")
     await page.get_by_role("button", name="Submit for payment").click()
@@ -93,7 +102,9 @@ async def test_cancel_in_the_modal_and_enter_key_never_submit(site: BackofficeSi
     assert site.state().count("invoice.created") == 0
 
 
-async def test_server_validation_shows_inline_errors_and_keeps_values(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_server_validation_shows_inline_errors_and_keeps_values(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     existing = site.data().invoices[0].number
     await page.goto(site.url + "/invoices/new")
@@ -117,11 +128,17 @@ async def test_server_validation_shows_inline_errors_and_keeps_values(site: Back
     await expect(vendor).to_have_value("Imaginary Supplies Ltd")
     await expect(vendor).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#vendor-error")).to_have_text(re.compile("Unknown vendor"))
-    await expect(page.locator("#invoice-number-error")).to_contain_text(f"Invoice number {existing} already exists")
+    await expect(page.locator("#invoice-number-error")).to_contain_text(
+        f"Invoice number {existing} already exists"
+    )
     await expect(page.get_by_label("Invoice number")).to_have_value(existing)
-    await expect(page.locator("#due-date-error")).to_have_text("The due date cannot be before the invoice date")
+    await expect(page.locator("#due-date-error")).to_have_text(
+        "The due date cannot be before the invoice date"
+    )
     await expect(page.get_by_role("textbox", name="Due date")).to_have_value("01/05/2026")
-    await expect(page.locator("#line-1-quantity-error")).to_have_text("The quantity must be greater than zero")
+    await expect(page.locator("#line-1-quantity-error")).to_have_text(
+        "The quantity must be greater than zero"
+    )
     await expect(page.locator("#line-1-unit_price-error")).to_have_text("Enter an amount like 1250.00")
     await expect(page.get_by_label("Unit price, line 1")).to_have_value("12,5x")
     await expect(page.locator("#attachment-error")).to_contain_text("must be a PDF")
@@ -176,7 +193,9 @@ async def test_replayed_form_and_back_button_do_not_create_a_second_invoice(
     assert state.count("invoice.created") == 1
 
 
-async def test_draft_is_saved_then_submitted_as_the_same_invoice(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_draft_is_saved_then_submitted_as_the_same_invoice(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     await page.goto(site.url + "/invoices/new")
     await _pick_vendor(page, "Vendor", "zeph", "Zephyr HVAC Services")
@@ -190,7 +209,11 @@ async def test_draft_is_saved_then_submitted_as_the_same_invoice(site: Backoffic
     await page.get_by_role("button", name="Save draft").click()
     await expect(page.get_by_text("Draft ZH-100 saved.")).to_be_visible()
     [draft] = site.state().invoices.drafts_saved
-    assert (draft.invoice.status, draft.invoice.amount, draft.invoice.attachment) == ("draft", Decimal("160.00"), None)
+    assert (draft.invoice.status, draft.invoice.amount, draft.invoice.attachment) == (
+        "draft",
+        Decimal("160.00"),
+        None,
+    )
 
     # The edit form comes back filled in; a PDF is required to submit.
     await expect(page.get_by_label("Invoice number")).to_have_value("ZH-100")
@@ -238,7 +261,9 @@ async def test_keyboard_vendor_pick_and_calendar_popup(site: BackofficeSite, sig
     await expect(page.get_by_role("textbox", name="Due date")).to_have_value("31/12/2026")
 
 
-async def test_v2_same_function_with_other_words_ids_and_order(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_v2_same_function_with_other_words_ids_and_order(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     site.set_variant("v2")
     await page.goto(site.url + "/invoices/new")

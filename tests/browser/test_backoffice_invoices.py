@@ -9,15 +9,20 @@ from playwright.async_api import Page, expect
 
 from operator_agent.testing.backoffice import BackofficeSite
 
+
 async def _column(page: Page, index: int) -> list[str]:
     return await page.locator(f"table tbody tr td:nth-child({index})").all_inner_texts()
 
 
-async def test_search_and_status_filter_show_only_matching_invoices(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_search_and_status_filter_show_only_matching_invoices(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     invoices = site.data().invoices
     approved = [inv for inv in invoices if inv.status == "approved"]
-    vendor = max({inv.vendor_name for inv in approved}, key=lambda name: sum(i.vendor_name == name for i in approved))
+    vendor = max(
+        {inv.vendor_name for inv in approved}, key=lambda name: sum(i.vendor_name == name for i in approved)
+    )
     term = vendor.split()[0].lower()
     matching = [inv for inv in approved if term in inv.vendor_name.lower() or term in inv.number.lower()]
     expected = sorted(matching, key=lambda inv: (inv.invoice_date, inv.id), reverse=True)
@@ -25,7 +30,9 @@ async def test_search_and_status_filter_show_only_matching_invoices(site: Backof
     await page.get_by_role("searchbox", name="Search").fill(term.upper())
     await page.get_by_label("Status").select_option(label="Approved")
     await page.get_by_role("button", name="Apply").click()
-    await expect(page.get_by_role("status")).to_have_text(f"Showing 1–{len(expected)} of {len(expected)} invoices")
+    await expect(page.get_by_role("status")).to_have_text(
+        f"Showing 1–{len(expected)} of {len(expected)} invoices"
+    )
     assert set(await _column(page, 2)) == {inv.vendor_name for inv in expected}
     assert {text.split()[0] for text in await _column(page, 6)} == {"Approved"}
     assert await _column(page, 1) == [inv.number for inv in expected]

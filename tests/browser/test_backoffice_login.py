@@ -34,7 +34,9 @@ async def _password_step(page: Page, site: BackofficeSite, password: str) -> Non
     await page.get_by_role("button", name="Sign in").click()
 
 
-async def test_wrong_password_shows_inline_error_and_keeps_the_username(site: BackofficeSite, page: Page) -> None:
+async def test_wrong_password_shows_inline_error_and_keeps_the_username(
+    site: BackofficeSite, page: Page
+) -> None:
     await page.goto(site.url + "/invoices")
     await expect(page).to_have_url(re.compile(r"/login\?next=/invoices$"))
     await _password_step(page, site, "not-the-password")
@@ -82,7 +84,9 @@ async def test_totp_step_is_required_rejects_a_wrong_code_then_redirects_back(
     assert outcomes == ["password_ok", "bad_code", "success"]
 
 
-async def test_idle_session_expires_and_login_returns_to_the_page(page: Page, context: BrowserContext) -> None:
+async def test_idle_session_expires_and_login_returns_to_the_page(
+    page: Page, context: BrowserContext
+) -> None:
     with serve_backoffice(session_ttl_s=1, invoice_count=30) as short:
         await short.sign_in(context)
         await page.goto(short.url + "/vendors")

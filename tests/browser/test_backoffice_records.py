@@ -14,7 +14,9 @@ def _submitted(site: BackofficeSite) -> list[InvoiceRecord]:
     return [inv for inv in site.data().invoices if inv.status == "submitted"]
 
 
-async def test_approve_once_with_audit_entry_and_replay_refused(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_approve_once_with_audit_entry_and_replay_refused(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     inv = _submitted(site)[0]
     await page.goto(f"{site.url}/invoices/{inv.id}")
@@ -45,7 +47,9 @@ async def test_reject_needs_a_reason_in_the_dialog(site: BackofficeSite, signed_
     assert (effect.count, effect.invoice.rejection_reason) == (1, "PO number missing")
 
 
-async def test_delete_after_confirmation_and_viewer_is_cross_origin(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_delete_after_confirmation_and_viewer_is_cross_origin(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     inv = _submitted(site)[2]
     await page.goto(f"{site.url}/invoices/{inv.id}")
@@ -94,13 +98,17 @@ async def test_helpdesk_reply_is_sent_exactly_once(site: BackofficeSite, signed_
     state = site.state()
     [reply] = state.tickets.replies
     assert (reply.ticket_id, reply.body, reply.count) == (ticket.id, body, 1)
-    assert [(a.ticket_id, a.assignee, a.count) for a in state.tickets.assigned] == [(ticket.id, "Grace Mensah", 1)]
+    assert [(a.ticket_id, a.assignee, a.count) for a in state.tickets.assigned] == [
+        (ticket.id, "Grace Mensah", 1)
+    ]
     assert [(t.tag, t.count) for t in state.tickets.tags_added] == [("refund", 1)]
     [changed] = state.tickets.changed
     assert (changed.status, changed.assignee, changed.messages[-1].body) == ("closed", "Grace Mensah", body)
 
 
-async def test_vendor_bank_details_validated_confirmed_and_saved_once(site: BackofficeSite, signed_in_page: Page) -> None:
+async def test_vendor_bank_details_validated_confirmed_and_saved_once(
+    site: BackofficeSite, signed_in_page: Page
+) -> None:
     page = signed_in_page
     vendor = next(v for v in site.data().vendors if v.country == "DE")
     await page.goto(site.url + "/vendors")
@@ -109,7 +117,9 @@ async def test_vendor_bank_details_validated_confirmed_and_saved_once(site: Back
     await page.get_by_label("BIC").fill("COBADEFFXXX")
     await page.get_by_role("button", name="Save bank details").click()
     await page.get_by_role("dialog").get_by_role("button", name="Confirm change").click()
-    await expect(page.locator("#iban-error")).to_have_text("This IBAN is not valid: the check digits do not match")
+    await expect(page.locator("#iban-error")).to_have_text(
+        "This IBAN is not valid: the check digits do not match"
+    )
     await expect(page.get_by_label("IBAN")).to_have_value("DE89 3704 0044 0532 0130 01")
     assert site.state().count("vendor.bank_details_changed") == 0
 
