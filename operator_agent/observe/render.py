@@ -317,7 +317,7 @@ class _Renderer:
         cells = [self.inline(cell, refs, cell_limit)[0] for cell in row.cells]
         if not any(cells) and row.el is None:
             return
-        text = " | ".join(cells)
+        text = " | ".join(cells).rstrip()
         if row.el is not None and row.el.ref is not None and self.frame is not None:
             self.elements[row.el.ref] = (row.el, self.frame)
             refs.insert(0, row.el.ref)
