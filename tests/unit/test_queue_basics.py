@@ -151,7 +151,7 @@ async def test_wait_returns_the_decision(queue: ApprovalQueue) -> None:
         await asyncio.to_thread(queue.approve, request_id, by="alice", reason="ok")
 
     task = asyncio.create_task(decide_later())
-    decision = await asyncio.wait_for(queue.wait(request_id), timeout=5)
+    decision = await asyncio.wait_for(queue.wait(request_id), timeout=30)
     await task
     assert decision.approved
     assert decision.decided_by == "alice"
@@ -161,9 +161,9 @@ async def test_an_undecided_request_expires_as_a_denial(tmp_path: Path) -> None:
     queue = ApprovalQueue(path=tmp_path / "q.sqlite", timeout_s=0.3, poll_interval_s=0.05)
     request_id, fp = submit(queue)
     started = time.monotonic()
-    decision = await asyncio.wait_for(queue.wait(request_id), timeout=5)
+    decision = await asyncio.wait_for(queue.wait(request_id), timeout=30)
     elapsed = time.monotonic() - started
-    assert 0.2 <= elapsed < 2
+    assert 0.2 <= elapsed < 10, "expiry comes at the deadline, give or take a loaded machine"
     assert not decision.approved
     assert decision.decided_by == "queue:timeout"
     assert "no decision within 0.3 s" in decision.reason
@@ -290,7 +290,7 @@ async def test_queue_approver_waits_for_a_person_and_binds_consume(queue: Approv
         await asyncio.to_thread(queue.approve, seen[0].id, by="alice", reason="fine")
 
     helper = asyncio.create_task(person())
-    decision = await asyncio.wait_for(approver.decide(request), timeout=5)
+    decision = await asyncio.wait_for(approver.decide(request), timeout=30)
     await helper
     assert decision.approved
     assert decision.decided_by == "alice"
@@ -319,9 +319,9 @@ async def test_queue_approver_fails_closed(queue: ApprovalQueue) -> None:
 
     # A notifier that raises does not lose the request: it can still be decided.
     task = asyncio.create_task(approver.decide(make_request(3)))
-    await asyncio.wait_for(submitted.wait(), timeout=5)
+    await asyncio.wait_for(submitted.wait(), timeout=30)
     queue.deny(queue.list()[0].id, by="bob", reason="not this month")
-    decision = await asyncio.wait_for(task, timeout=5)
+    decision = await asyncio.wait_for(task, timeout=30)
     assert not decision.approved
     assert decision.reason == "not this month"
 

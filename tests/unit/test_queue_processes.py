@@ -191,7 +191,7 @@ async def test_nobody_deciding_in_time_denies_and_a_late_approval_is_refused(tmp
     started = time.monotonic()
     waiter, request_id = await Waiter.start(path, timeout_s=0.5)
     result = await waiter.finish()
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 40
     assert result["decision"]["approved"] is False
     assert result["decision"]["decided_by"] == "queue:timeout"
     code, _, err = await _cli("approve", request_id, "--queue", str(path), "--by", "late-larry")
