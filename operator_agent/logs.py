@@ -1,8 +1,8 @@
 """Structured logging for operator-agent.
 
 The library logs through structlog and never prints. It does not configure structlog on import
-(that is the application's choice); :func:`configure_logging` is a ready configuration for
-scripts and the CLI. Whatever the configuration, every logger returned by :func:`get_logger`
+(that is the application's choice); until the application does, the library logs only warnings
+and errors, to stderr. :func:`configure_logging` is a ready configuration for scripts and the CLI. Whatever the configuration, every logger returned by :func:`get_logger`
 runs :func:`redact_secrets` last-but-one, so a secret value registered with
 :func:`register_secret_values` never reaches a log sink, even if it slipped into an event.
 """
@@ -84,6 +84,29 @@ def redact_secrets(
     return event_dict
 
 
+_FALLBACK: Any = None
+
+
+def _fallback() -> Any:
+    """The logger used while the application has not configured structlog.
+
+    structlog's own default prints every level to stdout, which would mix debug lines into a
+    script's output; a library must stay quiet instead: warnings and errors only, on stderr.
+    """
+    global _FALLBACK
+    if _FALLBACK is None:
+        _FALLBACK = structlog.wrap_logger(
+            structlog.PrintLogger(file=sys.stderr),
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        )
+    return _FALLBACK
+
+
 class _RedactingLogger:
     """A structlog logger that redacts secrets whatever the app configured.
 
@@ -104,7 +127,8 @@ class _RedactingLogger:
         if secrets:
             event = redact_text(event, secrets)
             values = {k: _redact_value(v, secrets) for k, v in values.items()}
-        getattr(structlog.get_logger(self._name), level)(event, **values)
+        logger = structlog.get_logger(self._name) if structlog.is_configured() else _fallback()
+        getattr(logger, level)(event, **values)
 
     def debug(self, event: str, **fields: Any) -> None:
         self._log("debug", event, **fields)

@@ -28,3 +28,16 @@ def test_module_level_loggers_follow_later_configuration() -> None:
         log.bind(step=2).warning("hello")
     assert events == [{"event": "hello", "step": 2, "log_level": "warning"}]
     structlog.reset_defaults()
+
+
+def test_unconfigured_library_logs_are_quiet_and_on_stderr(capsys) -> None:
+    structlog.reset_defaults()
+    log = get_logger("quiet")
+    log.debug("debug noise")
+    log.info("info noise")
+    log.warning("something to know")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "debug noise" not in captured.err
+    assert "info noise" not in captured.err
+    assert "something to know" in captured.err
