@@ -2,9 +2,10 @@
 
 The library logs through structlog and never prints. It does not configure structlog on import
 (that is the application's choice); until the application does, the library logs only warnings
-and errors, to stderr. :func:`configure_logging` is a ready configuration for scripts and the CLI. Whatever the configuration, every logger returned by :func:`get_logger`
-runs :func:`redact_secrets` last-but-one, so a secret value registered with
-:func:`register_secret_values` never reaches a log sink, even if it slipped into an event.
+and errors, to stderr. :func:`configure_logging` is a ready configuration for scripts and the CLI.
+Whatever the configuration, every logger returned by :func:`get_logger` redacts the secret values
+registered with :func:`register_secret_values` before the event is handed to structlog, so they
+never reach a log sink, even if one slipped into an event.
 """
 
 from __future__ import annotations
