@@ -166,6 +166,21 @@ _GATHER_JS: Final = r"""
       default: submitters.length ? submission(submitters[0], form) : null,
     };
   }
+  // A dialog's own words: its text without the labels of its buttons, links and fields.
+  const proseOf = (root) => {
+    const skip = 'button, a, input, select, textarea, option, script, style, [role=button], ' +
+      '[aria-hidden=true]';
+    const walker = doc.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const parts = [];
+    let size = 0;
+    for (let t = walker.nextNode(); t && size < 400; t = walker.nextNode()) {
+      const parent = t.parentElement;
+      if (!parent || parent.closest(skip)) continue;
+      const value = clean(t.textContent);
+      if (value) { parts.push(value); size += value.length + 1; }
+    }
+    return clip(parts.join(" "), 400);
+  };
   const dlg = closest(el, 'dialog, [role=dialog], [role=alertdialog], [aria-modal=true]');
   let dialog = null;
   if (dlg) {
@@ -185,7 +200,7 @@ _GATHER_JS: Final = r"""
     dialog = {
       title: clip(title, 200),
       description: attr(dlg, 'aria-describedby') ? clip(byIds(dlg, attr(dlg, 'aria-describedby')), 400) : '',
-      text: clip(dlg.innerText !== undefined ? dlg.innerText : dlg.textContent, 800),
+      text: proseOf(dlg),
       open: (dlg.tagName !== 'DIALOG' || dlg.open) && shown,
       modal,
       buttons,
@@ -309,7 +324,7 @@ class DialogInfo:
     Attributes:
         title: The dialog's title (``aria-labelledby``, ``aria-label`` or first heading).
         description: The text named by ``aria-describedby``.
-        text: All the dialog's visible text, clipped.
+        text: The dialog's own text (without the labels of its buttons and fields), clipped.
         open: True when the dialog is open and rendered.
         modal: True for modal dialogs (``aria-modal``, ``alertdialog``, ``showModal()``).
         buttons: The names of the dialog's buttons and links.

@@ -241,7 +241,9 @@ def _kind(context: ElementContext) -> Kind:
     if control.tag == "button":
         if control.type == "reset":
             return "reset"
-        return "submit" if context.own_submission is not None else "button"
+        if context.own_submission is not None:
+            return "submit"
+        return "toggle" if control.role in _TOGGLE_ROLES else "button"
     if control.tag in ("select", "textarea") or control.editable:
         return "field"
     if control.role in _TOGGLE_ROLES:
@@ -291,6 +293,7 @@ class _Reading:
     generic: list[str] = field(default_factory=list)
     dismiss: bool = False
     safe: str | None = None
+    forward: bool = False
 
     @property
     def commits(self) -> bool:
@@ -310,6 +313,7 @@ def _read_control(control: Control, extra: Iterable[str] = ()) -> _Reading:
     if primary is not None and not out.commits:
         out.dismiss = primary.dismiss
         out.safe = primary.safe
+        out.forward = primary.forward
     return out
 
 
@@ -343,7 +347,7 @@ def _dialog_reasons(case: _Case, context: ElementContext, reading: _Reading) -> 
     """A button that is not a dismiss or safe one confirms whatever its open dialog announces."""
     # A closed dialog counts too: a click waits for its button to show, and then confirms it.
     dialog = context.dialog
-    if dialog is None or reading.dismiss or reading.safe:
+    if dialog is None or reading.dismiss or (reading.safe and not reading.forward):
         return
     statement = read_statement(" ".join((dialog.title, dialog.description, dialog.text)))
     words = list(dict.fromkeys((*statement.strong, *statement.generic)))

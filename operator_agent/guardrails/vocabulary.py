@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 __all__ = ["LabelReading", "normalize", "read_label", "read_statement"]
@@ -47,8 +48,23 @@ def _any(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
-def _whole(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"(?:" + "|".join(alternatives) + r")")
+_PLAIN_WORD: Final = re.compile(r"[a-z]+")
+
+
+class _Phrases:
+    """A set of phrases, found quickly: plain words by set lookup, the rest by one regex."""
+
+    def __init__(self, *alternatives: str) -> None:
+        self.words = frozenset(a for a in alternatives if _PLAIN_WORD.fullmatch(a))
+        rest = [a for a in alternatives if a not in self.words]
+        self.pattern = _any(*rest) if rest else None
+
+    def find(self, text: str) -> tuple[str, ...]:
+        """The phrases found in a normalised text, each once, plain words first."""
+        found = [token for token in text.split() if token in self.words]
+        if self.pattern is not None:
+            found += [match.group(0) for match in self.pattern.finditer(text)]
+        return tuple(dict.fromkeys(found))
 
 
 # Articles and possessives that may sit between a verb and its object.
@@ -86,7 +102,7 @@ _CLOSE_OBJECTS = (
 )
 
 # -- strong: irreversible whatever the form method --------------------------------------------------------
-_STRONG: Final = _any(
+_STRONG: Final = _Phrases(
     # English
     r"pay(?:\s+now)?",
     r"(?:make|process|authori[sz]e|release|initiate|schedule|execute|approve)\s+" + _DET + r"payments?",
@@ -284,8 +300,26 @@ _STRONG: Final = _any(
     + r")(?:\s+\w+){0,2}?\s+(?:speichern|andern|aktualisieren|enregistrer|guardar|salvar)",
 )
 
+# -- statement only: how a dialog announces an irreversible outcome ----------------------------------------
+_STATEMENT: Final = _Phrases(
+    r"(?:will\s+be|is|are|gets?)\s+(?:permanently\s+)?(?:sent|deleted|removed|paid|transferred|submitted|"
+    r"approved|rejected|cancell?ed|published|charged|debited|released|posted|revoked|refunded|wired)",
+    r"cannot\s+be\s+undone|can\s*t\s+be\s+undone|permanently|irreversible|no\s+way\s+back",
+    r"payment\s+run",
+    r"(?:geloscht|entfernt|ubermittelt|uberwiesen|bezahlt|gesendet|versendet|verschickt|storniert|gekundigt|"
+    r"freigegeben|abgelehnt|eingereicht|veroffentlicht|gebucht|belastet)",
+    r"nicht\s+(?:mehr\s+)?ruckgangig|endgultig|unwiderruflich|zahlungslauf",
+    r"(?:supprimee?s?|envoyee?s?|payee?s?|transferee?s?|annulee?s?|rejetee?s?|approuvee?s?|publiee?s?|"
+    r"debitee?s?|virement)",
+    r"definitive(?:ment)?|irreversible|ne\s+peut\s+pas\s+etre\s+annulee?",
+    r"(?:eliminad[oa]s?|enviad[oa]s?|pagad[oa]s?|transferid[oa]s?|cancelad[oa]s?|rechazad[oa]s?|"
+    r"aprobad[oa]s?|publicad[oa]s?|cobrad[oa]s?|excluid[oa]s?|rejeitad[oa]s?|aprovad[oa]s?|debitad[oa]s?)",
+    r"no\s+se\s+puede\s+deshacer|nao\s+pode\s+ser\s+desfeita|irreversivel|permanente(?:mente)?|"
+    r"transferencia",
+)
+
 # -- generic: commits data; counts unless the action is a read-only GET -----------------------------------
-_GENERIC: Final = _any(
+_GENERIC: Final = _Phrases(
     r"submit",
     r"save",
     r"update",
@@ -382,6 +416,14 @@ _SAFE_ACTION: Final = re.compile(
 )
 
 
+# Safe-action words that move a flow forward: inside a dialog that announces something irreversible they
+# confirm it ("Continue", "Weiter"), so they do not stop a dialog's confirmation rule.
+_FORWARD: Final = re.compile(
+    r"(?:continue|next|proceed|ok|okay|go|verify|weiter|fortfahren|continuer|suivant|continuar|siguiente|"
+    r"proximo|avancar)\b"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class LabelReading:
     """What one label says.
@@ -391,12 +433,14 @@ class LabelReading:
         generic: The data-committing phrases found (submit, save, update...).
         dismiss: True when the whole label dismisses (Cancel, Close, No...).
         safe: The safe-action or safe-object phrase the label starts with or consists of, if any.
+        forward: True when that safe phrase moves a flow forward (Next, Continue, Weiter...).
     """
 
     strong: tuple[str, ...] = ()
     generic: tuple[str, ...] = ()
     dismiss: bool = False
     safe: str | None = None
+    forward: bool = False
 
     @property
     def commits(self) -> bool:
@@ -407,6 +451,7 @@ class LabelReading:
 _EMPTY: Final = LabelReading()
 
 
+@lru_cache(maxsize=4096)
 def read_label(label: str) -> LabelReading:
     """Sort what a control's own label says (see the module docstring).
 
@@ -420,8 +465,8 @@ def read_label(label: str) -> LabelReading:
         return LabelReading(dismiss=True, safe=text)
     objects = [match.group(0) for match in _SAFE_OBJECTS.finditer(text)]
     rest = _SAFE_OBJECTS.sub(" ", text) if objects else text
-    strong = tuple(dict.fromkeys(match.group(0) for match in _STRONG.finditer(rest)))
-    generic = tuple(dict.fromkeys(match.group(0) for match in _GENERIC.finditer(rest)))
+    strong = _STRONG.find(rest)
+    generic = _GENERIC.find(rest)
     safe: str | None = None
     if not strong and not generic:
         start = _SAFE_ACTION.match(text)
@@ -429,9 +474,11 @@ def read_label(label: str) -> LabelReading:
             safe = start.group(0)
         elif objects:
             safe = objects[0]
-    return LabelReading(strong=strong, generic=generic, safe=safe)
+    forward = safe is not None and _FORWARD.match(safe) is not None
+    return LabelReading(strong=strong, generic=generic, safe=safe, forward=forward)
 
 
+@lru_cache(maxsize=1024)
 def read_statement(text: str) -> LabelReading:
     """Read a free text (a dialog's title or message) for the actions it announces.
 
@@ -442,6 +489,6 @@ def read_statement(text: str) -> LabelReading:
     if not norm:
         return _EMPTY
     rest = _SAFE_OBJECTS.sub(" ", norm)
-    strong = tuple(dict.fromkeys(match.group(0) for match in _STRONG.finditer(rest)))
-    generic = tuple(dict.fromkeys(match.group(0) for match in _GENERIC.finditer(rest)))
+    strong = tuple(dict.fromkeys((*_STRONG.find(rest), *_STATEMENT.find(rest))))
+    generic = _GENERIC.find(rest)
     return LabelReading(strong=strong, generic=generic)
