@@ -47,7 +47,9 @@ def ladder(options: ObserveOptions) -> list[Limits]:
         max_value=options.max_value_chars,
     )
     steps: list[dict[str, int | bool]] = [
+        {"rows": 15, "tail": 4, "options": 15, "text": 300, "name": 100, "value": 160},
         {"rows": 10, "tail": 3, "options": 10, "text": 200, "name": 80, "value": 120},
+        {"rows": 7, "tail": 2, "options": 7, "text": 150, "name": 70, "value": 100},
         {"rows": 5, "tail": 2, "options": 5, "text": 120, "name": 60, "value": 80, "descriptions": False},
         {"rows": 3, "tail": 1, "options": 3, "text": 60, "name": 50, "value": 60, "background": False},
         {"rows": 2, "tail": 1, "options": 0, "text": 0, "name": 40, "value": 40},
