@@ -136,7 +136,7 @@ async def test_page_text_reads_everything(page: Page, server: LocalServer) -> No
     text = await page_text(page, max_chars=1_000_000)
     assert "# Invoices" in text
     assert "[ ] Select INV-01000 | INV-01000 | Wayne Enterprises | €190.00 | draft | 2024-05-21 | View Approve" in text
-    assert text.count("INV-0") == 2000
+    assert text.count("[ ] Select INV-") == 2000
 
 
 async def test_page_text_of_one_element_hides_secrets_and_redacts(page: Page, server: LocalServer) -> None:
