@@ -15,6 +15,7 @@ from playwright.async_api import ElementHandle, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from operator_agent.act.failures import action_delivered
 from operator_agent.act.outcome import StepResult
 from operator_agent.act.targets import ElementFacts, Target, element_facts
 from operator_agent.actions import Check, Click, Scroll, Uncheck
@@ -38,11 +39,18 @@ _MAX_LISTED = 20
 
 async def click_element(target: Target, action: Click, *, timeout_ms: float) -> StepResult:
     """Click (or double-click) the target with the given button."""
+    try:
+        if action.double:
+            await target.locator.dblclick(button=action.button, timeout=timeout_ms)
+        else:
+            await target.locator.click(button=action.button, timeout=timeout_ms)
+    except PlaywrightTimeoutError as exc:
+        # The click happened; only the wait for the page it opened ran out (the executor waits on).
+        if not action_delivered(exc):
+            raise
     if action.double:
-        await target.locator.dblclick(button=action.button, timeout=timeout_ms)
         verb = "double-clicked"
     else:
-        await target.locator.click(button=action.button, timeout=timeout_ms)
         verb = "clicked" if action.button == "left" else f"{action.button}-clicked"
     return StepResult(message=f"{verb} {target.describe()}")
 
@@ -207,6 +215,9 @@ async def press_keys(page: Page, target: Target | None, keys: str, *, timeout_ms
             await target.locator.press(keys, timeout=timeout_ms)
         else:
             await page.keyboard.press(keys)
+    except PlaywrightTimeoutError as exc:
+        if not action_delivered(exc):
+            raise
     except PlaywrightError as exc:
         if "unknown key" in exc.message.lower():
             raise InvalidActionError(

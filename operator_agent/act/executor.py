@@ -313,8 +313,11 @@ class ActionExecutor:
             async for state in retrying:
                 with state:
                     number = state.retry_state.attempt_number
-                    left = self._max_attempts - number + 1
-                    budget_s = max((deadline - time.monotonic()) / left, 0.1)
+                    remaining = deadline - time.monotonic()
+                    # Most of the budget goes to the first attempt (Playwright waits and retries
+                    # inside it); later attempts share what is left, after re-finding the target.
+                    share = 1.0 if number >= self._max_attempts else 0.6
+                    budget_s = max(remaining * share, 0.1)
                     if number > 1:
                         _log().debug("action retry", attempt=number, budget_s=round(budget_s, 2))
                     try:

@@ -13,7 +13,13 @@ import re
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-__all__ = ["describe_playwright_error", "is_retryable", "may_have_acted", "merge_call_logs"]
+__all__ = [
+    "action_delivered",
+    "describe_playwright_error",
+    "is_retryable",
+    "may_have_acted",
+    "merge_call_logs",
+]
 
 # Call-log lines Playwright writes once the input event has been sent to the page.
 _ACTED_MARKERS = ("click action done", "performing click action", "performing tap action")
@@ -37,6 +43,18 @@ def may_have_acted(error: PlaywrightError) -> bool:
     """Whether the page may already have received the input (so repeating it is unsafe)."""
     log = _call_log(error).lower()
     return any(marker in log for marker in _ACTED_MARKERS)
+
+
+def action_delivered(error: PlaywrightError) -> bool:
+    """Whether Playwright timed out only after the input was delivered.
+
+    Playwright reports ``click action done`` and then waits for a navigation the click started;
+    a slow next page makes that wait time out although the click itself happened.
+    """
+    return (
+        isinstance(error, PlaywrightTimeoutError)
+        and re.search(r"\b\w+ action done", _call_log(error)) is not None
+    )
 
 
 def is_retryable(error: BaseException) -> bool:

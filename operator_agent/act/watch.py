@@ -138,7 +138,13 @@ class PageChange:
     @property
     def stops_batch(self) -> bool:
         """Whether the rest of a batch must not run on the page as it was observed."""
-        return self.navigated or bool(self.tabs_opened) or self.tab_closed or self.dialog_opened
+        return (
+            self.navigated
+            or self.still_loading
+            or bool(self.tabs_opened)
+            or self.tab_closed
+            or self.dialog_opened
+        )
 
     def effects(self) -> list[str]:
         """Sentences for the model about what the action changed."""
@@ -148,7 +154,7 @@ class PageChange:
         if self.navigated and not self.tab_closed:
             notes.append(f"the page is now {self.url_after}")
         if self.still_loading:
-            notes.append("the new page was still loading")
+            notes.append("a new page was still loading when the wait ended; observe again to see it")
         if self.tabs_opened:
             notes.append("a new tab opened: " + ", ".join(self.tabs_opened) + " (use switch_tab to go there)")
         if self.dialog_opened:
@@ -258,6 +264,8 @@ class PageWatch:
                 await self._settle()
                 if self._nav_requests and not self._committed:
                     await self._wait_for_commit(deadline)
+                    # Still neither a new document nor an answer without one: it is on its way.
+                    still_loading = not self._committed and not self._nav_done and not self._downloads
                 if self._committed and not page.is_closed():
                     remaining_ms = max(deadline - time.monotonic(), 0.5) * 1000
                     try:
@@ -269,6 +277,7 @@ class PageWatch:
                 # Between two documents: give the new one a moment to exist.
                 try:
                     await page.wait_for_load_state("domcontentloaded", timeout=2000)
+                    still_loading = False
                 except PlaywrightError:
                     still_loading = True
                 after = await page_state(page)

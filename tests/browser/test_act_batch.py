@@ -26,7 +26,7 @@ def server(site: tuple[LocalServer, Recorder]) -> LocalServer:
 
 @pytest.fixture
 def executor(page: Page) -> ActionExecutor:
-    return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=1.5)
+    return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=5)
 
 
 async def test_a_whole_form_in_one_batch(
@@ -131,7 +131,8 @@ async def test_stops_when_a_tab_opens(
     assert len(context.pages) == 2
 
 
-async def test_stops_after_a_failure(page: Page, server: LocalServer, executor: ActionExecutor) -> None:
+async def test_stops_after_a_failure(page: Page, server: LocalServer) -> None:
+    executor = ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=1.5)
     await page.goto(f"{server.url}/page.html")
     refs = await stamp(page, {"e1": "#add", "e2": "#hidden-btn", "e3": "#dbl"})
     outcomes = await executor.execute_many([Click(ref="e1"), Click(ref="e2"), Click(ref="e3")], refs=refs)

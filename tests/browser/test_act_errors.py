@@ -41,6 +41,12 @@ def server(site: tuple[LocalServer, Recorder]) -> LocalServer:
 
 @pytest.fixture
 def executor(page: Page) -> ActionExecutor:
+    return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=5)
+
+
+@pytest.fixture
+def quick(page: Page) -> ActionExecutor:
+    """For actions that are expected to time out."""
     return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=1.5)
 
 
@@ -95,7 +101,9 @@ async def test_stale_ref_not_recovered(
     assert await page.text_content("#approved") == "0"
 
 
-async def test_wrong_kind_of_element(page: Page, server: LocalServer, executor: ActionExecutor) -> None:
+async def test_wrong_kind_of_element(
+    page: Page, server: LocalServer, executor: ActionExecutor, quick: ActionExecutor
+) -> None:
     await page.goto(f"{server.url}/form.html")
     refs = await stamp(page, {"e1": "#name", "e2": "#save", "e3": "#low", "e4": "#terms", "e5": "#locked"})
     cases = [
@@ -126,17 +134,17 @@ async def test_wrong_kind_of_element(page: Page, server: LocalServer, executor: 
     assert await page.input_value("#terms") == ""
     assert await page.is_checked("#low")
 
-    disabled = await executor.execute(Click(ref="e5"), refs=refs)
+    disabled = await quick.execute(Click(ref="e5"), refs=refs)
     assert (disabled.ok, disabled.error) == (False, "ActionFailedError")
     assert disabled.message == 'could not click button "Locked" [e5] within 1.5 s: it is disabled'
 
 
 async def test_hidden_element_and_unknown_key(
-    page: Page, server: LocalServer, executor: ActionExecutor
+    page: Page, server: LocalServer, executor: ActionExecutor, quick: ActionExecutor
 ) -> None:
     await page.goto(f"{server.url}/page.html")
     refs = await stamp(page, {"e1": "#hidden-btn"})
-    hidden = await executor.execute(Hover(ref="e1"), refs=refs)
+    hidden = await quick.execute(Hover(ref="e1"), refs=refs)
     assert (hidden.ok, hidden.error) == (False, "ActionFailedError")
     assert hidden.message.startswith(
         'could not hover button "Invisible" [e1] within 1.5 s: it is not visible'
@@ -161,12 +169,12 @@ async def test_overlay_that_goes_away_is_waited_out(
 
 
 async def test_overlay_that_stays_is_named_and_nothing_is_clicked(
-    page: Page, server: LocalServer, executor: ActionExecutor
+    page: Page, server: LocalServer, executor: ActionExecutor, quick: ActionExecutor
 ) -> None:
     await page.goto(f"{server.url}/page.html")
     refs = await stamp(page, {"e1": "#block", "e2": "#covered"})
     await executor.execute(Click(ref="e1"), refs=refs)
-    outcome = await executor.execute(Click(ref="e2"), refs=refs)
+    outcome = await quick.execute(Click(ref="e2"), refs=refs)
     assert (outcome.ok, outcome.error) == (False, "ActionFailedError")
     assert outcome.message == (
         'could not click button "Covered action" [e2]: another element, <div id="overlay"></div>, covers it '

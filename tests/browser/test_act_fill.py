@@ -38,7 +38,7 @@ def executor(page: Page) -> ActionExecutor:
     return ActionExecutor(
         tabs=ContextTabs(page=page),
         secrets={"erp_password": SECRET, "api_token": "tok-123456"},
-        action_timeout_s=3,
+        action_timeout_s=5,
     )
 
 

@@ -49,7 +49,7 @@ def recorder(site: tuple[LocalServer, Recorder]) -> Recorder:
 
 @pytest.fixture
 def executor(page: Page) -> ActionExecutor:
-    return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=3)
+    return ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=5)
 
 
 async def test_click_double_click_and_right_click(
@@ -254,7 +254,7 @@ async def test_upload_to_file_inputs_and_through_a_picker_button(
     (tmp_path / "a.csv").write_text("a,b\n")
     (tmp_path / "b.csv").write_text("c,d\n")
     (tmp_path / "scan.png").write_bytes(b"PNGDATA")
-    executor = ActionExecutor(tabs=ContextTabs(page=page), upload_dirs=[tmp_path], action_timeout_s=3)
+    executor = ActionExecutor(tabs=ContextTabs(page=page), upload_dirs=[tmp_path], action_timeout_s=5)
     await page.goto(f"{server.url}/upload.html")
     refs = await stamp(page, {"e1": "#receipt", "e2": "#docs", "e3": "#browse", "e4": "#send"})
 
@@ -316,3 +316,17 @@ async def test_slow_link_waits_for_the_new_page(
     assert outcome.url_after == f"{server.url}/slow?ms=600"
     # The outcome arrives once the new page is there, so the next observation sees it.
     assert await page.title() == "Result"
+
+
+async def test_click_on_a_link_to_a_page_slower_than_the_budget(page: Page, server: LocalServer) -> None:
+    quick = ActionExecutor(tabs=ContextTabs(page=page), action_timeout_s=1)
+    await page.goto(f"{server.url}/page.html")
+    await page.eval_on_selector("#slow-link", "a => { a.href = '/slow?ms=3000'; }")
+    refs = await stamp(page, {"e1": "#slow-link", "e2": "#add"})
+    outcomes = await quick.execute_many([Click(ref="e1"), Click(ref="e2")], refs=refs)
+    # The click happened; only the next page is late. Nothing else runs on the page being left.
+    assert outcomes[0].ok, outcomes[0].message
+    assert outcomes[0].message.startswith('clicked link "Slow report" [e1]; ')
+    assert outcomes[0].duration_ms < 5000
+    assert not outcomes[1].executed
+    await page.wait_for_url(f"{server.url}/slow?ms=3000")
