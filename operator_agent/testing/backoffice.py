@@ -12,18 +12,24 @@ and yields a :class:`BackofficeSite` to inspect and steer it::
 The site finds the app folder in this order: the folder named by the ``OPERATOR_AGENT_SITES``
 environment variable (which holds ``backoffice/``), ``operator_agent/_bundled/sites`` inside the
 installed package, then ``fixtures/sites`` of a source checkout.
+
+To run the site by hand or from a CI recipe in another language::
+
+    python -m operator_agent.testing.backoffice --port 8000 --variant v2
 """
 
 from __future__ import annotations
 
+import argparse
 import binascii
 import hashlib
 import importlib.util
 import os
+import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +40,7 @@ import pyotp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from operator_agent.errors import ConfigurationError, SiteError
-from operator_agent.logs import get_logger
+from operator_agent.logs import configure_logging, get_logger
 from operator_agent.testing.site_server import LocalServer
 
 if TYPE_CHECKING:
@@ -49,6 +55,7 @@ __all__ = [
     "FaultConfig",
     "InvoiceRecord",
     "find_site_folder",
+    "main",
     "rewordings",
     "serve_backoffice",
 ]
@@ -538,3 +545,52 @@ def serve_backoffice(
         )
         _log.debug("backoffice started", url=site.url, files_url=files_url, variant=variant, seed=seed)
         yield site
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the mock back office until interrupted (``python -m operator_agent.testing.backoffice``).
+
+    Args:
+        argv: Command-line arguments; ``sys.argv[1:]`` by default.
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m operator_agent.testing.backoffice", description="Serve the mock back office."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=8000, help="port of the app (0 picks a free one)")
+    parser.add_argument("--variant", choices=("v1", "v2"), default="v1")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated records")
+    parser.add_argument("--invoices", type=int, default=250, help="how many invoices to seed")
+    parser.add_argument("--totp-secret", default=None, help="base32 secret; makes the code step required")
+    parser.add_argument("--faults", default=None, help="FaultConfig as JSON, e.g. '{\"error_rate\": 0.1}'")
+    args = parser.parse_args(argv)
+    configure_logging(level="info")
+    faults = FaultConfig.model_validate_json(args.faults) if args.faults else None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serve_backoffice(
+        variant=args.variant,
+        faults=faults,
+        seed=args.seed,
+        invoice_count=args.invoices,
+        totp_secret=args.totp_secret,
+        host=args.host,
+        port=args.port,
+    ) as site:
+        _log.info(
+            "backoffice serving",
+            url=site.url,
+            files_url=site.files_url,
+            username=site.credentials.username,
+            users="see operator_agent.testing.backoffice.DEFAULT_USERS",
+        )
+        with suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -286,3 +290,36 @@ def test_v2_rewords_every_mapped_text_on_the_form(fresh: BackofficeSite) -> None
         assert f">{old}<" not in v2, old
     assert 'id="invoice-number"' in v1
     assert 'id="invoice-number"' not in v2
+
+
+def test_command_line_serves_until_terminated() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "operator_agent.testing.backoffice",
+        "--port",
+        str(port),
+        "--variant",
+        "v2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        status = 0
+        while time.monotonic() < deadline:
+            try:
+                status, _, body = Client(f"http://127.0.0.1:{port}").request("/login")
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        assert status == 200
+        assert "Log in" in body  # the v2 wording
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        stderr = process.communicate()[1].decode()
+    assert "backoffice serving" in stderr
