@@ -306,6 +306,8 @@ _STATEMENT: Final = _Phrases(
     r"approved|rejected|cancell?ed|published|charged|debited|released|posted|revoked|refunded|wired)",
     r"cannot\s+be\s+undone|can\s*t\s+be\s+undone|permanently|irreversible|no\s+way\s+back",
     r"payment\s+run",
+    r"are\s+you\s+sure|do\s+you\s+really\s+want|sind\s+sie\s+sicher|wirklich|etes\s+vous\s+sur|"
+    r"voulez\s+vous\s+vraiment|esta\s+seguro|estas\s+seguro|realmente|tem\s+certeza",
     r"(?:geloscht|entfernt|ubermittelt|uberwiesen|bezahlt|gesendet|versendet|verschickt|storniert|gekundigt|"
     r"freigegeben|abgelehnt|eingereicht|veroffentlicht|gebucht|belastet)",
     r"nicht\s+(?:mehr\s+)?ruckgangig|endgultig|unwiderruflich|zahlungslauf",
@@ -489,6 +491,7 @@ def read_statement(text: str) -> LabelReading:
     if not norm:
         return _EMPTY
     rest = _SAFE_OBJECTS.sub(" ", norm)
-    strong = tuple(dict.fromkeys((*_STRONG.find(rest), *_STATEMENT.find(rest))))
+    # Outcome phrases are read on the whole text: "no se puede deshacer" must keep its "no".
+    strong = tuple(dict.fromkeys((*_STRONG.find(rest), *_STATEMENT.find(norm))))
     generic = _GENERIC.find(rest)
     return LabelReading(strong=strong, generic=generic)
