@@ -45,6 +45,7 @@ from operator_agent.errors import (
     StaleRefError,
     UnknownRefError,
 )
+from operator_agent.logs import register_secret_values
 from operator_agent.observe.refs import ElementRef, RefMap
 from operator_agent.skills._downloads import keep_download
 from operator_agent.skills._elements import element_ref
@@ -58,8 +59,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ApproveCallback", "SkillContext"]
 
-Target = Locator | str
-"""An element to act on: a locator, or what it is called (see :meth:`SkillContext.locate`)."""
+Target = Locator | str | ElementRef
+"""An element to act on: a locator, what it is called (see :meth:`SkillContext.locate`), or an
+:class:`~operator_agent.observe.refs.ElementRef` (from an observation, or built by a skill that
+already knows a selector for the element)."""
 
 T = TypeVar("T")
 
@@ -349,6 +352,33 @@ class SkillContext:
             arguments=arguments,
         )
 
+    async def fill_totp(self, target: Target, *, secret: str) -> ActionOutcome:
+        """Fill the current code of the TOTP seed stored as secret ``secret``.
+
+        The code is typed like a secret: it never appears in a step, a result or a log line.
+
+        Raises:
+            SkillError: If there is no such secret or it is not a base32 TOTP seed.
+            ElementNotFoundError, ActionError: As for :meth:`fill`.
+        """
+        code = self.totp(secret)
+        name = f"{secret} (current code)"
+        executor = ActionExecutor(
+            tabs=self._tabs,
+            secrets={name: code},
+            action_timeout_s=self._action_timeout_s,
+            max_attempts=self._max_attempts,
+        )
+        with register_secret_values([code]):
+            return await self._act(
+                "fill",
+                target,
+                lambda ref: Fill(ref=ref or "", secret=name),
+                irreversible=False,
+                arguments={"secret": name},
+                executor=executor,
+            )
+
     async def select(
         self, target: Target, values: str | Sequence[str], *, irreversible: bool = False
     ) -> ActionOutcome:
@@ -597,6 +627,8 @@ class SkillContext:
         return self._executor
 
     async def _element(self, target: Target) -> ElementRef:
+        if isinstance(target, ElementRef):
+            return target
         locator = await self.locate(name=target) if isinstance(target, str) else target
         self._ref_counter += 1
         return await element_ref(
@@ -611,6 +643,7 @@ class SkillContext:
         *,
         irreversible: bool,
         arguments: dict[str, Any],
+        executor: ActionExecutor | None = None,
     ) -> ActionOutcome:
         started = time.perf_counter()
         described: str | None = target if isinstance(target, str) else None
@@ -629,7 +662,8 @@ class SkillContext:
                 await self._trail.gate(kind, described, arguments, irreversible=irreversible)
                 gated = True
             refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
-            outcome = await self._executor_for().execute(make(element.ref if element else None), refs=refs)
+            acting = executor or self._executor_for()
+            outcome = await acting.execute(make(element.ref if element else None), refs=refs)
             if outcome.ok or outcome.error != "StaleRefError" or target is None or attempt >= _STALE_RETRIES:
                 break
             # The element was re-rendered away; find it again by the same description.

@@ -159,13 +159,10 @@ def _load_folder(source: Path) -> list[Skill[Any]]:
     found: list[Skill[Any]] = []
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, Skill) and _inside(value, package) and value not in found:
+            # Each skill counts once, from the module that defines it (others may import it).
+            if isinstance(value, Skill) and value.__module__ == module.__name__ and value not in found:
                 found.append(value)
     return found
-
-
-def _inside(item: Skill[Any], package: str) -> bool:
-    return item.__module__ == package or item.__module__.startswith(package + ".")
 
 
 def _forget(before: set[str]) -> None:
