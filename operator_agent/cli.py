@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from operator_agent.errors import OperatorAgentError
+from operator_agent.guardrails import approvals_cli
+from operator_agent.guardrails.approval import Approver, approver_for_mode
 
 __all__ = ["main"]
 
@@ -65,20 +67,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--headed", action="store_true", help="show the browser window")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning")
+    run.add_argument(
+        "--approval-queue",
+        metavar="PATH",
+        default=None,
+        help=(
+            "wait for decisions in this approval queue (decided with `operator-agent approvals`) "
+            "instead of --approval"
+        ),
+    )
+    approvals_cli.add_parser(sub)
     return parser
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     from operator_agent.agent import Agent
     from operator_agent.budget import Budget
-    from operator_agent.guardrails.approval import approver_for_mode
     from operator_agent.models import OpenAIModel
 
     model = OpenAIModel(model=args.model, base_url=args.base_url)
     agent = Agent(
         model=model,
         budget=Budget(max_steps=args.max_steps, timeout_s=args.timeout),
-        approver=approver_for_mode(args.approval),
+        approver=_approver(args),
         trace_dir=args.trace_dir,
         headless=not args.headed,
         allowed_domains=args.allowed_domain or None,
@@ -95,12 +106,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _approver(args: argparse.Namespace) -> Approver:
+    if args.approval_queue is None:
+        return approver_for_mode(args.approval)
+    from operator_agent.guardrails.queue import ApprovalQueue, QueueApprover
+
+    return QueueApprover(queue=ApprovalQueue(path=args.approval_queue))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``operator-agent`` command; returns the exit code."""
     from operator_agent.logs import configure_logging
 
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, fmt="json" if getattr(args, "json", False) else "console")
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
     try:
         summary = asyncio.run(_run(args))
     except OperatorAgentError as exc:

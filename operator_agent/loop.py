@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from playwright.async_api import Error as PlaywrightError
 from pydantic import TypeAdapter, ValidationError
@@ -21,8 +21,9 @@ from operator_agent.act import NOT_EXECUTED, ActionExecutor, ActionOutcome
 from operator_agent.actions import Action, AskHuman, Done, Extract, Fail, PageAction, parse_tool_call
 from operator_agent.budget import Budget
 from operator_agent.errors import InvalidActionError, OperatorAgentError
-from operator_agent.guardrails.approval import ApprovalRequest, Approver
+from operator_agent.guardrails.approval import Approver
 from operator_agent.guardrails.domains import DomainAllowlist
+from operator_agent.guardrails.gate import ApprovalGate, audit_log_for
 from operator_agent.logs import get_logger, redact_text
 from operator_agent.models import ImagePart, Model, ModelSettings, ToolCall, ToolSpec, Usage
 from operator_agent.observe import Observation, ObserveOptions, observe
@@ -109,6 +110,11 @@ class AgentRun:
     ) -> None:
         self.run_id = run_id
         self._allowlist = allowlist
+        self._gate = ApprovalGate(
+            approver=settings.approver,
+            run_id=run_id,
+            audit=audit_log_for(trace.directory if trace is not None else None),
+        )
         self._secrets = secrets if secrets is not None else SecretStore()
         self._s = settings
         self._browser = browser
@@ -328,7 +334,8 @@ class AgentRun:
         async def flush() -> str | None:
             if not batch:
                 return None
-            outcomes = await self._executor.execute_many([a for _, a, _ in batch], refs=obs.refs)
+            actions = cast("list[Action]", [a for _, a, _ in batch])
+            outcomes = await self._executor.execute_many(actions, refs=obs.refs)
             halt: str | None = None
             for (call, _, element), outcome in zip(batch, outcomes, strict=True):
                 results.append((call.id, _outcome_text(outcome)))
@@ -367,16 +374,24 @@ class AgentRun:
                     results.append((call.id, stopped))
                     records.append(_record(call, element, message=stopped))
                     continue
-                approved, message = await self._ask_approval(step, action, element, why, obs)
-                if approved:
+                clearance = await self._gate.clear(
+                    step=step,
+                    action=action,
+                    element=element,
+                    why=why,
+                    page=self._browser.page,
+                    screenshot=self._screenshot_name(step),
+                )
+                if clearance.approved:
                     batch.append((call, action, element))
                     stopped = await flush()
+                    self._gate.executed(clearance, ok=records[-1].ok, message=records[-1].message)
                     continue
-                results.append((call.id, message))
-                records.append(_record(call, element, message=message, error="Denied"))
+                results.append((call.id, clearance.message))
+                records.append(_record(call, element, message=clearance.message, error="Denied"))
                 stopped = "not executed: an earlier action was denied"
                 if self._s.on_denial == "stop":
-                    await self.finish("denied", message)
+                    await self.finish("denied", clearance.message)
                 continue
             stopped = await flush()
             if stopped is not None:
@@ -397,39 +412,6 @@ class AgentRun:
 
     # -- pieces ---------------------------------------------------------------------------------
 
-    async def _ask_approval(
-        self, step: int, action: PageAction, element: ElementRef | None, why: str, obs: Observation
-    ) -> tuple[bool, str]:
-        arguments = action.model_dump(exclude={"reason", "irreversible"})
-        kind = str(arguments.pop("kind"))
-        request = ApprovalRequest(
-            run_id=self.run_id,
-            step=step,
-            kind=kind,
-            target=element.describe() if element is not None else None,
-            url=obs.url,
-            reason=why,
-            arguments=arguments,
-            screenshot=str(self._trace.screenshot_path(step))
-            if self._trace and self._s.screenshots
-            else None,
-        )
-        self._log.info("approval requested", step=step, action=kind, target=request.target)
-        decision = await self._s.approver.decide(request)
-        self._log.info(
-            "approval decided",
-            step=step,
-            approved=decision.approved,
-            by=decision.decided_by,
-            why=decision.reason,
-        )
-        if decision.approved:
-            return True, ""
-        return (
-            False,
-            f"denied by {decision.decided_by}: {decision.reason or 'no reason given'}; nothing was done",
-        )
-
     async def _extract(self, action: Extract, obs: Observation) -> str:
         from operator_agent.extract import extract_data
 
@@ -447,6 +429,11 @@ class AgentRun:
             return f"error: extraction failed: {exc}"
         self._extracted.append(data)
         return "extracted: " + json.dumps(_jsonable(data), ensure_ascii=False, default=str)
+
+    def _screenshot_name(self, step: int) -> str | None:
+        if self._trace is None or not self._s.screenshots:
+            return None
+        return str(self._trace.screenshot_path(step))
 
     def _add_usage(self, usage: Usage) -> None:
         self._usage = self._usage + usage

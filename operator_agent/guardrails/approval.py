@@ -45,6 +45,8 @@ class ApprovalRequest(BaseModel):
         url: The page the action would run on.
         reason: Why the action needs approval (the model's reason and the rule that fired).
         arguments: The action's arguments; secret values are never included.
+        values: The values the action would submit (the fields of the form it submits), with
+            password and secret fields masked.
         screenshot: Path of a screenshot of the page, when one was taken.
     """
 
@@ -57,6 +59,7 @@ class ApprovalRequest(BaseModel):
     url: str
     reason: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
     screenshot: str | None = None
 
     def summary(self) -> str:
@@ -183,7 +186,8 @@ class ConsoleApprover:
             f"page   : {request.url}",
             f"reason : {request.reason}",
         ]
-        lines += [f"value  : {key} = {value!r}" for key, value in request.arguments.items()]
+        lines += [f"arg    : {key} = {value!r}" for key, value in request.arguments.items()]
+        lines += [f"submits: {key} = {value!r}" for key, value in request.values.items()]
         if request.screenshot:
             lines.append(f"screenshot: {request.screenshot}")
         self._out.write("\n".join(lines) + "\nApprove? [y]es / [n]o: ")

@@ -112,18 +112,18 @@ def action_fingerprint(
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def request_fingerprint(request: ApprovalRequest, *, values: Mapping[str, str] = _NO_VALUES) -> str:
+def request_fingerprint(request: ApprovalRequest, *, values: Mapping[str, str] | None = None) -> str:
     """The fingerprint of the action an :class:`ApprovalRequest` describes.
 
     Args:
         request: The request; its URL, kind, target and arguments are hashed (not the run id, step,
             reason or screenshot, which do not change what the action does).
-        values: The values about to be submitted, secrets masked.
+        values: The values about to be submitted, secrets masked; ``request.values`` by default.
     """
     return action_fingerprint(
         url=request.url,
         kind=request.kind,
         target=request.target,
         arguments=request.arguments,
-        values=values,
+        values=request.values if values is None else values,
     )

@@ -604,8 +604,9 @@ class QueueApprover:
             values: The values about to be submitted, secrets masked.
         """
         try:
-            fp = fingerprint or request_fingerprint(request, values=values or {})
-            request_id = await asyncio.to_thread(self.queue.submit, request, fingerprint=fp, values=values)
+            fp = fingerprint or request_fingerprint(request, values=values)
+            shown = values if values is not None else request.values
+            request_id = await asyncio.to_thread(self.queue.submit, request, fingerprint=fp, values=shown)
             self._notify(request_id)
             decision = await self.queue.wait(request_id)
             if decision.approved:
@@ -653,7 +654,7 @@ class QueueApprover:
         if request_id is None:
             _log.warning("consume of a request this approver never queued", run_id=request.run_id)
             return False
-        fp = fingerprint or request_fingerprint(request, values=values or {})
+        fp = fingerprint or request_fingerprint(request, values=values)
         if not self.queue.consume(request_id, fingerprint=fp):
             return False
         del self._ids[_key(request)]
