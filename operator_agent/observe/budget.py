@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from playwright.async_api import Frame
 
-from operator_agent.logs import redact_text
-from operator_agent.observe.nodes import El, FrameResult
+from operator_agent.logs import _secret_values, redact_text
+from operator_agent.observe.nodes import El, FrameResult, redact_tree
 from operator_agent.observe.observation import ObserveOptions, Truncation
 from operator_agent.observe.render import Limits, OutLine, Rendered, render_page
 
@@ -72,6 +72,11 @@ def ladder(options: ObserveOptions) -> list[Limits]:
         )
         out.append(current)
     return out
+
+
+def registered_secrets() -> frozenset[str]:
+    """The secret values registered for log redaction in this context (they are hidden here too)."""
+    return _secret_values.get()
 
 
 def _join(lines: Iterable[OutLine]) -> str:
@@ -143,14 +148,22 @@ def fit_outline(
 ) -> Fitted:
     """Render ``main`` under the tightest limits needed to fit ``options.max_tokens``.
 
-    Redaction (``options.redact`` and the secret values registered for logging) is applied before
-    counting, so the count is the count of what the model receives.
+    Redaction (``options.redact`` and the secret values registered for logging) is applied to the
+    collected tree before anything is shortened, and again to the final text; the count is the
+    count of what the model receives.
     """
     secrets = tuple(v for v in options.redact if v)
 
+    def hide(text: str) -> str:
+        return redact_text(redact_text(text, secrets))
+
     def measure(text: str) -> tuple[str, int]:
-        text = redact_text(redact_text(text, secrets))
+        text = hide(text)
         return text, count(text)
+
+    if secrets or registered_secrets():
+        redact_tree(main, hide)
+        header = [hide(line) for line in header]
 
     rendered: Rendered | None = None
     for level, limits in enumerate(ladder(options)):

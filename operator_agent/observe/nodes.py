@@ -7,6 +7,7 @@ budget re-render it with tighter limits without asking the page again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ __all__ = [
     "Seq",
     "Table",
     "parse_frame",
+    "redact_tree",
 ]
 
 
@@ -291,3 +293,63 @@ def parse_frame(frame: Frame, raw: dict[str, Any]) -> FrameResult:
         ),
         frame_nodes=parser.frame_nodes,
     )
+
+
+def redact_tree(result: FrameResult, hide: Callable[[str], str]) -> None:
+    """Replace secret values in every string of the tree, in place (frames included).
+
+    Runs before rendering: once the renderer shortens a long text, a secret cut in half would no
+    longer match, so redaction cannot wait for the final text.
+    """
+
+    def el(e: El) -> None:
+        e.name, e.hint, e.placeholder, e.description = (
+            hide(e.name),
+            hide(e.hint),
+            hide(e.placeholder),
+            hide(e.description),
+        )
+        if e.value is not None:
+            e.value = hide(e.value)
+        if e.invalid is not None:
+            e.invalid = hide(e.invalid)
+        if e.options is not None:
+            e.options.shown = [hide(s) for s in e.options.shown]
+            e.options.selected = [hide(s) for s in e.options.selected]
+
+    def parts(items: list[Part]) -> None:
+        for i, part in enumerate(items):
+            if isinstance(part, str):
+                items[i] = hide(part)
+            else:
+                el(part)
+
+    def nodes(items: list[Node]) -> None:
+        for node in items:
+            if isinstance(node, Line | Heading):
+                parts(node.parts)
+            elif isinstance(node, Container):
+                node.name = hide(node.name)
+                nodes(node.kids)
+            elif isinstance(node, Item):
+                nodes(node.kids)
+            elif isinstance(node, Seq):
+                for item in node.head + node.tail:
+                    nodes(item)
+            elif isinstance(node, Table):
+                node.name = hide(node.name)
+                nodes([*node.header, node.body])
+            elif isinstance(node, Row):
+                if node.el is not None:
+                    el(node.el)
+                for cell in node.cells:
+                    parts(cell)
+            elif isinstance(node, FrameNode):
+                node.name, node.src = hide(node.name), hide(node.src)
+                if node.result is not None:
+                    redact_tree(node.result, hide)
+
+    result.title = hide(result.title)
+    for dialog in result.dialogs:
+        nodes([dialog])
+    nodes(result.body)

@@ -60,7 +60,8 @@ async def test_inline_clickables_are_not_folded_into_their_sentence(page: Page, 
     obs = await observe(page)
     line = line_of(obs, ref_of(obs, "generic", "Paid"))
     assert line.startswith("Filter by status: [e")
-    assert 'clickable "Open"' in line and 'clickable "reset filters" before exporting.' in line
+    assert 'clickable "Open"' in line
+    assert 'clickable "reset filters" before exporting.' in line
     # A pointer cursor inherited from a listed element is not another element.
     assert not any(el.name == "Invoice INV-00042" for el in obs.refs.values())
 
@@ -70,10 +71,12 @@ async def test_tree_and_accordion_states(page: Page, server: LocalServer) -> Non
     obs = await observe(page)
     assert line_of(obs, ref_of(obs, "treeitem", "Invoices")).endswith('treeitem "Invoices" expanded')
     assert line_of(obs, ref_of(obs, "treeitem", "Contracts")).endswith("collapsed")
-    assert "2024" in obs.text and ref_of(obs, "treeitem", "2024")
+    assert "2024" in obs.text
+    assert ref_of(obs, "treeitem", "2024")
     shipping = ref_of(obs, "button", "Shipping")
     assert line_of(obs, shipping).endswith("collapsed")
-    assert "Copy IBAN" not in obs.text and "Ships from Lyon" not in obs.text  # collapsed panels
+    assert "Copy IBAN" not in obs.text
+    assert "Ships from Lyon" not in obs.text
 
     await obs.element(ref_of(obs, "generic", "Payment details")).locator().click()
     await obs.element(shipping).locator().click()
@@ -117,7 +120,8 @@ async def test_a_label_stands_in_for_its_visually_hidden_checkbox(page: Page, se
     await page.goto(f"{server.url}/hidden.html")
     obs = await observe(page)
     agree = obs.element(ref_of(obs, "checkbox", "I agree to the terms"))
-    assert agree.tag == "label" and agree.input_type == "checkbox"
+    assert agree.tag == "label"
+    assert agree.input_type == "checkbox"
     await agree.locator().click()
     assert await page.locator("#agree").is_checked()
     assert "checked" in line_of(await observe(page), agree.ref).split()
@@ -129,7 +133,7 @@ async def test_form_fields_show_values_states_and_errors(page: Page, server: Loc
     expected = {
         ("textbox", "Company name *"): 'textbox "Company name *" required',
         ("textbox", "VAT number"): 'placeholder="e.g. FR12345678901" description="Two letters, then digits"',
-        ("textbox", "Billing email"): "type=email value=\"not-an-email\" invalid: \"Please include an '@'",
+        ("textbox", "Billing email"): 'type=email value="not-an-email" invalid: "Please include an \'@\'',
         ("textbox", "IBAN *"): 'required invalid: "IBAN must start with a country code',
         ("combobox", "Country"): 'value="Germany" options: France | Germany | Italy | Spain',
         ("spinbutton", "Payment terms (days)"): 'value="30"',
@@ -202,7 +206,8 @@ async def test_modal_dialog_comes_first_and_blocks_the_page(page: Page, server: 
     assert await page.locator("#outcome").text_content() == "Kept"
 
     after = await observe(page)
-    assert "(modal)" not in after.text and "Cancel" not in after.text
+    assert "(modal)" not in after.text
+    assert "Cancel" not in after.text
     assert ref_of(after, "button", "Delete invoice")
 
 
@@ -218,7 +223,9 @@ async def test_native_modal_dialog_comes_first(page: Page, server: LocalServer) 
 async def test_an_overlay_covering_the_page_comes_first(page: Page, server: LocalServer) -> None:
     await page.goto(f"{server.url}/overlay.html")
     obs = await observe(page)
-    assert obs.text.index("overlay (modal):") < obs.text.index("We use cookies") < obs.text.index("# Dashboard")
+    assert (
+        obs.text.index("overlay (modal):") < obs.text.index("We use cookies") < obs.text.index("# Dashboard")
+    )
     assert "page (behind the overlay" in obs.text
     assert [el.name for el in obs.refs.values()] == ["Accept cookies"]
     await obs.element(ref_of(obs, "button", "Accept cookies")).locator().click()
@@ -231,4 +238,5 @@ async def test_screenshot_on_request(page: Page, server: LocalServer) -> None:
     await page.goto(f"{server.url}/form.html")
     assert (await observe(page)).screenshot_png is None
     shot = (await observe(page, options=ObserveOptions(include_screenshot=True))).screenshot_png
-    assert shot is not None and shot.startswith(b"\x89PNG\r\n\x1a\n")
+    assert shot is not None
+    assert shot.startswith(b"\x89PNG\r\n\x1a\n")

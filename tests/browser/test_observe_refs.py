@@ -69,7 +69,8 @@ async def test_refs_reach_into_same_and_cross_origin_iframes(
     help_button = obs.element(ref_of(obs, "button", "Help"))
     assert street.frame.url == f"{server.url}/frame_inner.html"
     assert card.frame.url == f"{other_origin.url}/frame_cross.html"
-    assert re.fullmatch(r"f\de\d+", street.ref) and re.fullmatch(r"f\de\d+", card.ref)
+    assert re.fullmatch(r"f\de\d+", street.ref)
+    assert re.fullmatch(r"f\de\d+", card.ref)
     assert street.ref[:2] != card.ref[:2] != help_button.ref[:2]
 
     # The outline nests each frame's elements under its iframe, and skips the hidden iframe.
@@ -129,7 +130,7 @@ async def test_stale_and_planted_stamps_are_cleared(page: Page, server: LocalSer
     await page.goto(f"{server.url}/shadow.html")
     first = await observe(page)
     archive = ref_of(first, "button", "Archive")
-    assert sorted(sum((await stamps(page)).values(), [])) == sorted(first.refs)
+    assert sorted(ref for refs in (await stamps(page)).values() for ref in refs) == sorted(first.refs)
 
     # The archive button (two shadow roots deep) goes away; a page script plants a fake stamp.
     await page.evaluate(
@@ -146,7 +147,7 @@ async def test_stale_and_planted_stamps_are_cleared(page: Page, server: LocalSer
     )
     second = await observe(page)
     assert archive not in second.refs or second.refs[archive].name != "Archive"
-    found = sum((await stamps(page)).values(), [])
+    found = [ref for refs in (await stamps(page)).values() for ref in refs]
     assert sorted(found) == sorted(second.refs)
     assert len(found) == len(set(found))
     for element in second.refs.values():

@@ -10,7 +10,14 @@ import pytest
 from playwright.async_api import Page
 
 from operator_agent.errors import UnknownRefError
-from operator_agent.observe import REF_ATTRIBUTE, Observation, ObserveOptions, count_tokens, observe, page_text
+from operator_agent.observe import (
+    REF_ATTRIBUTE,
+    Observation,
+    ObserveOptions,
+    count_tokens,
+    observe,
+    page_text,
+)
 from operator_agent.testing.site_server import LocalServer, serve_directory
 
 PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "pages" / "observe"
@@ -30,14 +37,19 @@ async def stamp_count(page: Page) -> int:
     return int(await page.evaluate("(a) => document.querySelectorAll(`[${a}]`).length", REF_ATTRIBUTE))
 
 
-async def test_big_table_keeps_head_and_tail_and_says_what_it_omitted(page: Page, server: LocalServer) -> None:
+async def test_big_table_keeps_head_and_tail_and_says_what_it_omitted(
+    page: Page, server: LocalServer
+) -> None:
     await page.goto(f"{server.url}/table.html")
     obs = await observe(page)
     assert 'table "Invoices" (2,000 rows × 7 columns; ' in obs.text
     assert "Number | Customer | Amount | Status | Due | Actions" in obs.text
     assert "| INV-00001 | Globex | €79.19 | sent | 2024-02-02 |" in obs.text
-    assert "| INV-00020 |" in obs.text and "| INV-00021 |" not in obs.text
-    assert "| INV-01995 |" not in obs.text and "| INV-01996 |" in obs.text and "| INV-02000 |" in obs.text
+    assert "| INV-00020 |" in obs.text
+    assert "| INV-00021 |" not in obs.text
+    assert "| INV-01995 |" not in obs.text
+    assert "| INV-01996 |" in obs.text
+    assert "| INV-02000 |" in obs.text
     summary = "… 1,975 rows omitted (rows 21–1,995); scroll, search or extract to reach them"
     assert summary in obs.text
     assert [(t.kind, t.where, t.omitted) for t in obs.truncations] == [("rows", 'table "Invoices"', 1975)]
@@ -65,7 +77,8 @@ async def test_the_token_budget_is_always_respected(page: Page, server: LocalSer
     assert await stamp_count(page) == len(obs.refs)
     if max_tokens == 300:
         cut = [t for t in obs.truncations if t.kind == "budget"]
-        assert cut and cut[0].summary in obs.text
+        assert cut
+        assert cut[0].summary in obs.text
 
 
 async def test_a_tight_budget_keeps_dialogs_and_cuts_the_page_first(page: Page, server: LocalServer) -> None:
@@ -83,16 +96,23 @@ async def test_a_tight_budget_keeps_dialogs_and_cuts_the_page_first(page: Page, 
     )
     obs = await observe(page, options=ObserveOptions(max_tokens=250))
     assert obs.token_count <= 250
-    assert obs.text.index('dialog "Session expiring" (modal):') < obs.text.index("page (behind the modal dialog")
+    assert obs.text.index('dialog "Session expiring" (modal):') < obs.text.index(
+        "page (behind the modal dialog"
+    )
     # The dialog has no backdrop: what it does not cover stays usable, but the page is cut first.
     assert next(iter(obs.refs.values())).name == "Stay signed in"
     assert any(t.kind == "budget" for t in obs.truncations)
 
 
-async def test_long_lists_and_repeated_blocks_are_truncated_with_a_summary(page: Page, server: LocalServer) -> None:
+async def test_long_lists_and_repeated_blocks_are_truncated_with_a_summary(
+    page: Page, server: LocalServer
+) -> None:
     await page.goto(f"{server.url}/list.html")
-    obs = await observe(page, options=ObserveOptions(list_head_items=5, list_tail_items=2, max_select_options=3))
-    assert "- Event 5: invoice INV-00005 updated" in obs.text and "Event 6:" not in obs.text
+    obs = await observe(
+        page, options=ObserveOptions(list_head_items=5, list_tail_items=2, max_select_options=3)
+    )
+    assert "- Event 5: invoice INV-00005 updated" in obs.text
+    assert "Event 6:" not in obs.text
     assert "… 493 items omitted (items 6–498); scroll, search or extract to reach them" in obs.text
     assert "- Event 500: invoice INV-00500 updated" in obs.text
     assert "… 53 items omitted (items 6–58)" in obs.text  # 60 customer cards
@@ -127,7 +147,10 @@ async def test_open_tabs_are_listed(page: Page, server: LocalServer) -> None:
     other = await page.context.new_page()
     await other.goto(f"{server.url}/list.html")
     obs = await observe(page)
-    assert [(t.index, t.title, t.active) for t in obs.tabs] == [(0, "New supplier", True), (1, "Activity", False)]
+    assert [(t.index, t.title, t.active) for t in obs.tabs] == [
+        (0, "New supplier", True),
+        (1, "Activity", False),
+    ]
     assert f'tabs: 0 "New supplier" (this tab) | 1 "Activity" {server.url}/list.html' in obs.text
 
 
@@ -135,22 +158,29 @@ async def test_page_text_reads_everything(page: Page, server: LocalServer) -> No
     await page.goto(f"{server.url}/table.html")
     text = await page_text(page, max_chars=1_000_000)
     assert "# Invoices" in text
-    assert "[ ] Select INV-01000 | INV-01000 | Wayne Enterprises | €190.00 | draft | 2024-05-21 | View Approve" in text
+    assert (
+        "[ ] Select INV-01000 | INV-01000 | Wayne Enterprises | €190.00 | draft | 2024-05-21 | View Approve"
+        in text
+    )
     assert text.count("[ ] Select INV-") == 2000
 
 
 async def test_page_text_of_one_element_hides_secrets_and_redacts(page: Page, server: LocalServer) -> None:
     await page.goto(f"{server.url}/secrets.html")
     text = await page_text(page, redact=["sk-live-7f3a9"])
-    assert "[Password: •••]" in text and "correct horse battery" not in text
+    assert "[Password: •••]" in text
+    assert "correct horse battery" not in text
     assert "[User: jdoe]" in text
-    assert "sk-live-7f3a9" not in text and "Your current key is [REDACTED]" in text
+    assert "sk-live-7f3a9" not in text
+    assert "Your current key is [REDACTED]" in text
 
     await page.goto(f"{server.url}/form.html")
     obs = await observe(page)
     form = await page_text(page, ref=next(r for r, el in obs.refs.items() if el.name == "EUR"))
     assert form == "(x) EUR"
-    fieldset = await page_text(page, ref=obs.refs[next(r for r, el in obs.refs.items() if el.name == "Notes")])
+    fieldset = await page_text(
+        page, ref=obs.refs[next(r for r, el in obs.refs.items() if el.name == "Notes")]
+    )
     assert fieldset == "[Notes: Pays late in August]"
     with pytest.raises(UnknownRefError):
         await page_text(page, ref="e999")
