@@ -230,8 +230,13 @@ class ActionExecutor:
                     result = StepResult(ok=False, error=type(exc).__name__, message=f"could not act: {exc}")
                     return self._finish(action, result, start, None, self._current_url()), None
                 result = await self._perform_safely(action, refs, watch.page)
-                change = await watch.finish(timeout_s=self._timeout_s)
-                url = change.url_after
+                try:
+                    change = await watch.finish(timeout_s=self._timeout_s)
+                    url = change.url_after
+                except (OperatorAgentError, PlaywrightError) as exc:
+                    # The action's own result stands; only what it changed could not be read.
+                    _log().warning("page change not read", kind=action.kind, error=type(exc).__name__)
+                    url = self._current_url()
             return self._finish(action, result, start, change, url), change
 
     def _current_url(self) -> str:
