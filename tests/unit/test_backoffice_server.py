@@ -219,14 +219,14 @@ def test_a_failed_post_changes_nothing_and_can_be_retried(fresh: BackofficeSite)
 
 
 def test_latency_applies_to_pages_not_static_files(fresh: BackofficeSite) -> None:
-    fresh.set_faults(FaultConfig(latency_ms=(150, 200)))
+    fresh.set_faults(FaultConfig(latency_ms=(300, 300)))
     client = Client(fresh.url)
     started = time.monotonic()
     client.request("/login")
-    assert time.monotonic() - started >= 0.15
+    assert time.monotonic() - started >= 0.3
     started = time.monotonic()
     client.request("/static/app.css")
-    assert time.monotonic() - started < 0.15
+    assert time.monotonic() - started < 0.3
 
 
 def test_session_expiry_after_n_requests(fresh: BackofficeSite) -> None:
