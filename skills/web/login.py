@@ -62,6 +62,8 @@ async def _submit(ctx: SkillContext, state: dict[str, Any], field: str) -> None:
     else:
         await ctx.press("Enter", target=ctx.page.locator(f'[{LOGIN_ATTR}="{field}"]'))
     await settle(ctx, timeout_s=15)
+    # The next step's page may greet us with a banner or pop-up of its own.
+    await dismiss(ctx)
 
 
 async def _after(ctx: SkillContext, step: str, *, leaving: str, timeout_s: float = 10.0) -> dict[str, Any]:
