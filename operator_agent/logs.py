@@ -85,6 +85,23 @@ def redact_secrets(
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each rendered line to the *current* ``sys.stderr``.
+
+    Looking stderr up at each call keeps logging working when a test harness or an application
+    swaps (and closes) the stream after the logger was made.
+    """
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger_factory(*args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
 _FALLBACK: Any = None
 
 
@@ -97,7 +114,7 @@ def _fallback() -> Any:
     global _FALLBACK
     if _FALLBACK is None:
         _FALLBACK = structlog.wrap_logger(
-            structlog.PrintLogger(file=sys.stderr),
+            _StderrLogger(),
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -182,6 +199,6 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger_factory,
         cache_logger_on_first_use=False,
     )
