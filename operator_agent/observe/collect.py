@@ -44,7 +44,16 @@ _log = get_logger("operator_agent.observe")
 #: The window property where the collector keeps the elements it stamped and the iframes it saw.
 REGISTRY_KEY = "__operatorAgentObserve"
 
-_SOURCE = resources.files("operator_agent.observe").joinpath("collector.js").read_text(encoding="utf-8")
+
+def _compact(source: str) -> str:
+    """Drop comment lines and indentation: the source travels to the page on every evaluate."""
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+_SOURCE = _compact(
+    resources.files("operator_agent.observe").joinpath("collector.js").read_text(encoding="utf-8")
+)
 # The result travels as one JSON string: much cheaper than Playwright's value-by-value serialization.
 _PAGE_FN = "(o) => {\n" + _SOURCE + "\nreturn JSON.stringify(collect(document, o));\n}"
 _ELEMENT_FN = "(el, o) => {\n" + _SOURCE + "\nreturn JSON.stringify(collect(el, o));\n}"

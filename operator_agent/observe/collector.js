@@ -491,70 +491,44 @@ function collect(root, o) {
     }
   }
 
-  // Which modal dialogs or page-covering overlays block the rest of the page.
+  // Overlays: a fixed layer (not a dialog, not the page's own frame) under every sample point.
+  // Modal dialogs are found during the walk; refs are given after it, once blockers are known.
   const t0 = performance.now();
-  const blockers = [];
-  let nativeModal = false;
   const overlays = new Set();
+  const DIALOGS = 'dialog, [role="dialog"], [role="alertdialog"]';
   if (outline && isDoc) {
-    const seen = new Set();
-    const dialogs = [];
-    const gather = (scope) => {
-      for (const d of scope.querySelectorAll('dialog[open], [role="dialog"], [role="alertdialog"]')) {
-        if (!seen.has(d)) {
-          seen.add(d);
-          dialogs.push(d);
-        }
+    const points = [[0.5, 0.5], [0.15, 0.15], [0.85, 0.15], [0.15, 0.85], [0.85, 0.85]];
+    const roots = new Set();
+    let covered = 0;
+    for (const [fx, fy] of points) {
+      const hit = deepFromPoint(vw * fx, vh * fy);
+      let top = null;
+      for (let n = hit; n && n.nodeType === 1; n = parentOf(n)) {
+        if (n === doc.body || n === doc.documentElement) break;
+        if (style(n).position === 'fixed') top = n;
       }
-    };
-    gather(doc);
-    for (const d of dialogs) {
-      let modal = false;
-      try {
-        modal = d.matches(':modal');
-      } catch (e) {
-        modal = false;
-      }
-      if (modal) nativeModal = true;
-      if (!modal && d.getAttribute('aria-modal') !== 'true') continue;
-      if (!d.checkVisibility({ visibilityProperty: true })) continue;
-      const r = d.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0) blockers.push(d);
+      if (!top) break; // one uncovered point is enough: no overlay
+      covered += 1;
+      roots.add(top);
     }
-    if (!blockers.length) {
-      // A fixed layer under every sample point that is not the page's own frame is an overlay.
-      const points = [[0.5, 0.5], [0.15, 0.15], [0.85, 0.15], [0.15, 0.85], [0.85, 0.85]];
-      const roots = new Set();
-      let covered = 0;
-      for (const [fx, fy] of points) {
-        const hit = deepFromPoint(vw * fx, vh * fy);
-        let top = null;
-        for (let n = hit; n && n.nodeType === 1; n = parentOf(n)) {
-          if (n === doc.body || n === doc.documentElement) break;
-          if (style(n).position === 'fixed') top = n;
-        }
-        if (top) {
-          covered += 1;
-          roots.add(top);
-        }
-      }
-      if (covered === points.length) {
-        const main = doc.querySelector('main, [role="main"]');
-        const total = doc.getElementsByTagName('*').length;
-        for (const r of roots) {
-          if (main && r.contains(main)) continue;
-          if (r.getElementsByTagName('*').length > total * 0.5) continue;
-          overlays.add(r);
-          blockers.push(r);
-        }
+    if (covered === points.length) {
+      const main = doc.querySelector('main, [role="main"]');
+      const total = doc.getElementsByTagName('*').length;
+      for (const r of roots) {
+        if (main && r.contains(main)) continue;
+        if (r.getElementsByTagName('*').length > total * 0.5) continue;
+        if (r.matches(DIALOGS) || r.closest(DIALOGS) || r.querySelector(DIALOGS)) continue;
+        overlays.add(r);
       }
     }
   }
-  const blocked = blockers.length > 0 || !!o.blockedAll;
+  const blockers = Array.from(overlays);
+  let nativeModal = false;
 
-  function usable(el, rect, ctx) {
+  function usable(el, rect) {
     if (o.blockedAll) return false;
-    if (!blocked || ctx.inBlocker) return true;
+    if (!blockers.length) return true;
+    for (const b of blockers) if (containsDeep(b, el)) return true;
     if (nativeModal) return false;
     if (rect.bottom <= 0 || rect.top >= vh || rect.right <= 0 || rect.left >= vw) return false;
     const x = Math.min(Math.max((rect.left + rect.right) / 2, 0), vw - 1);
@@ -563,25 +537,19 @@ function collect(root, o) {
     return !!hit && containsDeep(el, hit);
   }
 
-  let counter = 0;
   const listed = new Map();
+  const pending = [];
+  const pendingFrames = [];
   const frames = [];
   const dialogsOut = [];
   let below = 0;
   let right = 0;
   let rowsBelow = 0;
 
-  function list(el, n, rect, ctx) {
+  function list(el, n, rect) {
     if (rect.top >= vh) below += 1;
     else if (rect.left >= vw) right += 1;
-    if (!outline) return n;
-    if (!usable(el, rect, ctx)) {
-      n.blocked = 1;
-      return n;
-    }
-    counter += 1;
-    n.ref = o.prefix + counter;
-    listed.set(n.ref, el);
+    if (outline) pending.push([el, n, rect]);
     return n;
   }
 
@@ -637,7 +605,7 @@ function collect(root, o) {
           n.name = cut(label, o.maxName);
           delete n.hint;
         }
-        sink.el(list(el, n, r, ctx), false);
+        sink.el(list(el, n, r), false);
         return;
       }
     }
@@ -725,9 +693,11 @@ function collect(root, o) {
         } catch (e) {
           modal = false;
         }
+        if (modal) nativeModal = true;
         modal = modal || el.getAttribute('aria-modal') === 'true' || overlays.has(el);
+        if (modal && !overlays.has(el)) blockers.push(el);
         const inner = new Sink(false);
-        walkKids(el, { ...c, inDialog: true, inBlocker: blockers.includes(el) || !blocked, suppress: false, show: true }, inner);
+        walkKids(el, { ...c, inDialog: true, suppress: false, show: true }, inner);
         const kids = inner.done();
         if (kids.length) {
           dialogsOut.push({
@@ -737,16 +707,13 @@ function collect(root, o) {
         return;
       }
     }
-    if (!c.inBlocker && blockers.includes(el)) c = { ...c, inBlocker: true };
 
     if (tag === 'iframe' || tag === 'frame') {
       const r = R();
       if (!vis || transparent || r.width < 1 || r.height < 1) return;
       const fnode = { t: 'frame', fi: frames.length, name: nameOf(el, tag, role), src: cut(el.src || '', 200) };
       frames.push(el);
-      if (outline && (o.blockedAll || (blocked && !c.inBlocker && (nativeModal || !usable(el, r, c))))) {
-        fnode.blocked = 1;
-      }
+      if (outline) pendingFrames.push([el, fnode, r]);
       sink.block(fnode);
       return;
     }
@@ -777,7 +744,7 @@ function collect(root, o) {
         let elRole = role;
         if (control) elRole = roleOf(control, control.localName);
         else if (reason !== 'role' && !INTERACTIVE.has(role)) elRole = 'generic';
-        const n = list(el, describe(el, tag, elRole, st, control), r, c);
+        const n = list(el, describe(el, tag, elRole, st, control), r);
         sink.el(n, !inlineDisp);
         if (tag === 'input' || tag === 'select' || tag === 'textarea' || control || tag === 'img') return;
         const fromContent = NAME_FROM_CONTENT.has(elRole) && !el.hasAttribute('aria-label') && !el.hasAttribute('aria-labelledby');
@@ -979,7 +946,7 @@ function collect(root, o) {
         const n = describe(r, r.localName, 'row', st, null);
         n.name = cut(clean(textOf(r, o.maxName * 2)), o.maxName);
         delete n.hint;
-        node.el = list(r, n, rect, c);
+        node.el = list(r, n, rect);
         c = { ...c, ptr: st.cursor === 'pointer' };
       }
     }
@@ -995,7 +962,7 @@ function collect(root, o) {
   // Walk.
   const baseCtx = {
     vis: true, show: true, transparent: false, suppress: false, ptr: false, leaf: false, inItem: false,
-    inDialog: false, inBlocker: !blocked, clips: [], deleg: [],
+    inDialog: false, clips: [], deleg: [],
   };
   if (jq && isDoc) {
     for (const holder of [doc, win]) {
@@ -1013,6 +980,20 @@ function collect(root, o) {
   const body = top.done();
 
   const t2 = performance.now();
+  // Refs in document order, only for what a person can use now (not what a modal covers).
+  let counter = 0;
+  for (const [el, n, rect] of pending) {
+    if (usable(el, rect)) {
+      counter += 1;
+      n.ref = o.prefix + counter;
+      listed.set(n.ref, el);
+    } else {
+      n.blocked = 1;
+    }
+  }
+  for (const [el, fnode, rect] of pendingFrames) {
+    if (!usable(el, rect)) fnode.blocked = 1;
+  }
   // Stamp refs; clear stamps this observation did not give (stale, or planted by the page).
   if (outline) {
     const old = reg.refs;
