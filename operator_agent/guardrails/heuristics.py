@@ -499,6 +499,10 @@ def _enter_in_field(context: ElementContext, *, lead: str, page_url: str, modifi
             return _field_without_form(context, lead=lead, subject=subject)
         return Finding(False, (f"{lead}{subject} adds a new line; it does not submit",), "edit", subject)
     if form is None:
+        if control.type in ("checkbox", "radio"):
+            return Finding(
+                False, (f"{lead}{subject}, which is in no form, submits nothing",), "none", subject
+            )
         return _field_without_form(context, lead=lead, subject=subject)
     if not (is_text or multiline):
         return Finding(False, (f"{lead}{subject} does not submit its form",), "none", subject)

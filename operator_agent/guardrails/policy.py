@@ -65,7 +65,11 @@ _MATCH_JS: Final = r"""
     for (let c = n; c; c = up(c)) { if (set.has(c)) return true; }
     return false;
   };
-  const form = target.form || null;
+  // Only a field submits through its form's default button; a button submits itself.
+  const buttonTypes = ['submit', 'image', 'button', 'reset'];
+  const isField = (target.tagName === 'INPUT' && !buttonTypes.includes(target.type)) ||
+    target.tagName === 'TEXTAREA';
+  const form = isField ? target.form : null;
   let submitter = null;
   if (form) {
     submitter = Array.from(form.elements).find((n) => (n.tagName === 'BUTTON' && n.type === 'submit') ||

@@ -246,3 +246,12 @@ async def test_the_observed_name_can_only_raise(page: Page, corpus_site: LocalSe
     assert loud.decision == "require_approval"
     ignored = await policy.assess(CLICK, ref(page, "#j-send", name="Preview"), page=page)
     assert ignored.decision == "require_approval"
+
+
+async def test_enter_on_a_button_is_judged_by_that_button_not_the_default_one(
+    page: Page, corpus_site: LocalServer
+) -> None:
+    await page.goto(f"{corpus_site.url}/buttons-en.html")
+    policy = Policy(blocked_selectors=("#a-pay",))
+    assert (await assess(policy, page, "#a-comment", ENTER)).decision == "block"
+    assert (await assess(policy, page, "#a-save-draft", ENTER)).decision == "allow"
