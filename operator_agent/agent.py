@@ -16,8 +16,9 @@ from operator_agent.budget import Budget
 from operator_agent.errors import ConfigurationError, SyncInAsyncError
 from operator_agent.guardrails.approval import Approver, PolicyApprover
 from operator_agent.guardrails.domains import DomainAllowlist
+from operator_agent.guardrails.policy import Policy
 from operator_agent.logs import get_logger, register_secret_values
-from operator_agent.loop import AgentRun, ApprovalRule, LoopSettings, model_declared_irreversible
+from operator_agent.loop import AgentRun, LoopSettings
 from operator_agent.models import Model
 from operator_agent.observe import ObserveOptions
 from operator_agent.result import RunResult
@@ -42,8 +43,10 @@ class Agent:
         budget: Limits on steps, tokens, cost and time; every run ends within them.
         approver: Decides on actions that need approval. Defaults to denying them all
             (``PolicyApprover(mode="deny")``), so nothing irreversible happens unless you say so.
-        approval_rule: Which actions need approval. By default, those the model declares
-            irreversible.
+        policy: Which actions are allowed, need approval or are blocked. The default
+            :class:`Policy` detects irreversible actions itself (submitting, paying, deleting,
+            sending... in several languages) and also honours the model's own declaration; add
+            your own selectors, URL patterns and skills to it. Page content can never lower it.
         on_denial: ``continue`` reports a denial to the model and lets it go on; ``stop`` ends
             the run with status ``denied``.
         confidence_threshold: A ``done`` below this confidence ends the run ``needs_review``.
@@ -75,7 +78,7 @@ class Agent:
         model: Model,
         budget: Budget | None = None,
         approver: Approver | None = None,
-        approval_rule: ApprovalRule = model_declared_irreversible,
+        policy: Policy | None = None,
         on_denial: Literal["continue", "stop"] = "continue",
         confidence_threshold: float = 0.8,
         secrets: Mapping[str, SecretValue] | None = None,
@@ -99,7 +102,7 @@ class Agent:
         self.model = model
         self.budget = budget or Budget()
         self.approver: Approver = approver or PolicyApprover(mode="deny")
-        self._approval_rule = approval_rule
+        self.policy = policy or Policy()
         self._on_denial = on_denial
         self._confidence_threshold = confidence_threshold
         self._secrets = dict(secrets or {})
@@ -125,7 +128,7 @@ class Agent:
             budget=self.budget,
             observe_options=self._observe_options,
             approver=self.approver,
-            approval_rule=self._approval_rule,
+            policy=self.policy,
             on_denial=self._on_denial,
             confidence_threshold=self._confidence_threshold,
             screenshots=self._screenshots,

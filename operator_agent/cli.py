@@ -59,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
         default="ask",
         help=(
             "how actions that need approval are decided: ask a person on this terminal (denied when "
-            "there is no terminal), deny all, or approve all (mock sites only). Today an action needs "
-            "approval when the model declares it irreversible."
+            "there is no terminal), deny all, or approve all (mock sites only). The engine's policy "
+            "decides which actions need approval."
         ),
     )
     run.add_argument("--trace-dir", default="runs", help="where run traces are written (default: ./runs)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -18,12 +18,24 @@ from playwright.async_api import Error as PlaywrightError
 from pydantic import TypeAdapter, ValidationError
 
 from operator_agent.act import NOT_EXECUTED, ActionExecutor, ActionOutcome
-from operator_agent.actions import Action, AskHuman, Done, Extract, Fail, PageAction, parse_tool_call
+from operator_agent.actions import (
+    Action,
+    AskHuman,
+    Click,
+    Done,
+    Extract,
+    Fail,
+    Fill,
+    PageAction,
+    Press,
+    parse_tool_call,
+)
 from operator_agent.budget import Budget
 from operator_agent.errors import InvalidActionError, OperatorAgentError
 from operator_agent.guardrails.approval import Approver
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.guardrails.gate import ApprovalGate, audit_log_for
+from operator_agent.guardrails.policy import Policy
 from operator_agent.logs import get_logger, redact_text
 from operator_agent.models import ImagePart, Model, ModelSettings, ToolCall, ToolSpec, Usage
 from operator_agent.observe import Observation, ObserveOptions, observe
@@ -43,17 +55,7 @@ from operator_agent.trace import (
 if TYPE_CHECKING:
     from operator_agent.browser import RunContext
 
-__all__ = ["AgentRun", "ApprovalRule", "LoopSettings"]
-
-ApprovalRule = Callable[[PageAction, ElementRef | None], str | None]
-"""Decides whether an action needs approval: returns the reason, or ``None`` when it may run."""
-
-
-def model_declared_irreversible(action: PageAction, element: ElementRef | None) -> str | None:
-    """The default rule: the model's own declaration that an action is irreversible."""
-    if action.irreversible:
-        return f"the model declared it irreversible ({action.reason or 'no reason given'})"
-    return None
+__all__ = ["AgentRun", "LoopSettings"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class LoopSettings:
     budget: Budget
     observe_options: ObserveOptions
     approver: Approver
-    approval_rule: ApprovalRule = model_declared_irreversible
+    policy: Policy = field(default_factory=Policy)
     on_denial: Literal["continue", "stop"] = "continue"
     confidence_threshold: float = 0.8
     screenshots: bool = True
@@ -365,10 +367,29 @@ class AgentRun:
             element = _target_of(action, obs.refs)
             if isinstance(action, PageAction):
                 signatures.append(_signature(action, element))
-                why = self._s.approval_rule(action, element)
-                if why is None:
+                if getattr(action, "ref", None) is not None and element is None:
+                    # An unknown ref acts on nothing: the executor reports it back precisely.
                     batch.append((call, action, element))
                     continue
+                if _may_submit(action):
+                    # Judge a click or a key press on the page as it is once the actions before it ran.
+                    stopped = await flush()
+                    if stopped is not None:
+                        results.append((call.id, stopped))
+                        records.append(_record(call, element, message=stopped))
+                        continue
+                verdict = await self._s.policy.assess(action, element, page=self._browser.page)
+                if verdict.blocked:
+                    stopped = await flush()
+                    message = f"blocked by policy, nothing was done: {'; '.join(verdict.reasons)}"
+                    results.append((call.id, message))
+                    records.append(_record(call, element, message=message, error="Blocked"))
+                    stopped = stopped or "not executed: an earlier action was blocked"
+                    continue
+                if not verdict.needs_approval:
+                    batch.append((call, action, element))
+                    continue
+                why = verdict.summary()
                 stopped = await flush()
                 if stopped is not None:
                     results.append((call.id, stopped))
@@ -529,6 +550,11 @@ class AgentRun:
                 f"Downloaded {download.suggested_filename!r} to {download.path} ({download.size} bytes)."
             )
         return notices
+
+
+def _may_submit(action: PageAction) -> bool:
+    """Actions whose effect depends on the page at the moment they run (they may submit)."""
+    return isinstance(action, Click | Press) or (isinstance(action, Fill) and action.submit)
 
 
 def _tool_specs() -> list[dict[str, Any]]:

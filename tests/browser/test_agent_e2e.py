@@ -152,8 +152,13 @@ async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
     model.assert_complete()
 
     # Exactly one approval, for the confirm button, and exactly one submitted invoice with every field.
-    assert len(approvals) == 1
-    assert (approvals[0].target or "").startswith('button "Confirm submission" [e')
+    # The engine's own policy asks before the button that says "Submit for payment" (it only opens
+    # the confirmation, but its words are irreversible ones) and before the modal's confirm button.
+    targets = [(a.target or "").split(" [")[0] for a in approvals]
+    assert targets == ['button "Submit for payment"', 'button "Confirm submission"']
+    # The person approving sees what the form would submit.
+    assert "INV-E2E-0001" in approvals[1].values.values()
+    assert approvals[1].values["currency"] == "EUR"
     state = totp_site.state()
     submitted = [e for e in state.invoices.submitted if e.invoice.number == "INV-E2E-0001"]
     assert len(submitted) == 1
