@@ -162,6 +162,72 @@ _STRONG: Final = _Phrases(
     + _DET
     + r"(?:payments?|charges?|transactions?|entr(?:y|ies)|postings?|bookings?|transfers?)",
     r"write\s+off",
+    r"charge",
+    r"bill",
+    r"settle",
+    r"renew",
+    r"top\s+up",
+    r"dispatch",
+    r"ship(?:\s+now|\s+" + _DET + r"\w+)?",
+    r"fulfil+",
+    r"deliver",
+    r"notify",
+    r"invite",
+    r"share",
+    r"issue\s+" + _DET + r"(?:\w+\s+)?(?:notes?|invoices?|refunds?|payments?|certificates?|cards?|credits?|"
+    r"orders?|po|purchase\s+orders?|quotes?|tickets?)",
+    r"reset\s+" + _DET + r"(?:passwords?|pins?|2fa|mfa|credentials|accounts?|keys?|tokens?|api\s+keys?)",
+    r"regenerate",
+    r"rotate\s+" + _DET + r"(?:keys?|secrets?|tokens?|credentials)",
+    r"empty\s+" + _DET + r"(?:trash|bin|recycle\s+bin|folder|cart|basket)",
+    r"merge",
+    r"overwrite",
+    r"replace\s+all",
+    r"restore\s+" + _DET + r"(?:backup|snapshot|version)",
+    r"lock\s+" + _DET + r"(?:period|month|year|books|account)",
+    r"file\s+" + _DET + r"(?:return|claim|report|taxes|tax\s+return)",
+    r"transmit",
+    # German (further)
+    r"abrechnen",
+    r"belasten",
+    r"fakturieren",
+    r"einladen",
+    r"benachrichtigen",
+    r"zusammenfuhren",
+    r"uberschreiben",
+    r"leeren",
+    r"ausstellen",
+    r"liefern",
+    r"teilen",
+    # French (further)
+    r"facturer",
+    r"debiter",
+    r"livrer",
+    r"inviter",
+    r"notifier",
+    r"fusionner",
+    r"ecraser",
+    r"vider",
+    r"emettre",
+    r"partager",
+    r"transferer",
+    # Spanish and Portuguese (further)
+    r"cobrar",
+    r"facturar",
+    r"faturar",
+    r"despachar",
+    r"invitar",
+    r"convidar",
+    r"notificar",
+    r"fusionar",
+    r"mesclar",
+    r"sobrescribir",
+    r"sobrescrever",
+    r"vaciar",
+    r"esvaziar",
+    r"emitir",
+    r"compartir",
+    r"compartilhar",
     # German
     r"(?:jetzt\s+)?(?:be)?zahlen",
     r"zahlung\s+(?:ausfuhren|freigeben|anweisen|veranlassen|senden)",
@@ -366,6 +432,7 @@ _SAFE_OBJECTS: Final = _any(
     r"todas|todos|las|los|as|os|the))*\s+cookies?",
     r"(?:alle\s+|nur\s+notwendige\s+)?cookies?\s+(?:akzeptieren|zulassen|erlauben|ablehnen)",
     r"mark\s+(?:as\s+)?(?:read|unread|urgent|spam)",
+    r"save\s+" + _DET + r"(?:filters?|views?|search(?:es)?|layout|columns|column\s+settings)",
     r"(?:save|speichern|enregistrer|guardar|salvar|gravar)\s+(?:as\s+|als\s+|comme\s+|en\s+|como\s+)?"
     r"(?:a\s+)?(?:draft|entwurf|brouillon|borrador|rascunho)",
     r"(?:als\s+)?entwurf\s+speichern",
@@ -391,7 +458,8 @@ _DISMISS: Final = re.compile(
 _SAFE_ACTION: Final = re.compile(
     r"(?:"
     # English
-    r"search|find|look\s+up|filter|apply\s+filters?|sort|reset|clear|refresh|reload|preview|print|"
+    r"search|find|look\s+up|filter|apply\s+filters?|sort|refresh|reload|preview|print|zoom|undo|customi[sz]e|"
+    r"(?:reset|clear)\s+(?:all\s+)?(?:search|filters?|form|view|zoom|columns|sort(?:ing)?|selection)|"
     r"next|continue|previous|prev|back|go\s+back|(?:sign|log)\s*(?:in|on|out|off)|login|logout|verify|"
     r"export|download|save\s+(?:as\s+)?(?:a\s+)?draft|view|show|open|expand|collapse|more|details|edit|"
     r"add\s+(?:a\s+|another\s+)?(?:line|item|row|tag|label|filter)|assign|set\s+assignee|tag|"
@@ -400,7 +468,7 @@ _SAFE_ACTION: Final = re.compile(
     # German
     r"suchen|suche|finden|filtern|sortieren|zurucksetzen|vorschau|drucken|weiter|zuruck|anmelden|"
     r"einloggen|abmelden|ausloggen|exportieren|herunterladen|(?:als\s+)?entwurf\s+speichern|bearbeiten|"
-    r"anzeigen|offnen|(?:zeile|position)\s+hinzufugen|zuweisen|hilfe|"
+    r"anzeigen|offnen|(?:zeile|position)\s+hinzufugen|zuweisen|hilfe|weitere|mehr|"
     # French
     r"rechercher|chercher|filtrer|trier|reinitialiser|apercu|previsualiser|imprimer|suivant|continuer|"
     r"precedent|retour|se\s+connecter|connexion|se\s+deconnecter|deconnexion|exporter|telecharger|"

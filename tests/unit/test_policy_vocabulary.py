@@ -105,6 +105,19 @@ def test_normalize_folds_case_accents_and_punctuation() -> None:
         "Salvar dados bancários",
         "Rejeitar",
         "Estornar",
+        # Found missing on a held-out page, then added
+        "Charge card",
+        "Ship now",
+        "Dispatch order",
+        "Invite user",
+        "Archive and notify customer",
+        "Issue credit note",
+        "Reset password",
+        "Empty trash",
+        "Merge duplicates",
+        "Overwrite",
+        "Emitir factura",
+        "Faturar pedido",
     ],
 )
 def test_irreversible_labels(label: str) -> None:
@@ -169,6 +182,13 @@ def test_irreversible_labels(label: str) -> None:
         ("Address book", "neutral"),
         ("Order history", "neutral"),
         ("Yes", "neutral"),
+        ("Reset search", "safe"),
+        ("Clear filters", "safe"),
+        ("Save filter", "safe"),
+        ("Save view", "safe"),
+        ("Email", "neutral"),
+        ("Debit", "neutral"),
+        ("Import date", "neutral"),
     ],
 )
 def test_label_kinds(label: str, kind: str) -> None:
