@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from operator_agent.actions import (
     Check,
@@ -46,6 +46,7 @@ from operator_agent.actions import (
     WaitFor,
 )
 from operator_agent.guardrails.context import Control, ElementContext, Submission
+from operator_agent.guardrails.endpoints import destructive_endpoint, shown_url
 from operator_agent.guardrails.vocabulary import LabelReading, read_label, read_statement
 
 __all__ = ["Effect", "Finding", "destructive_endpoint", "judge", "needs_context"]
@@ -70,110 +71,6 @@ class Finding:
     reasons: tuple[str, ...]
     effect: Effect
     subject: str = ""
-
-
-# -- endpoints ----------------------------------------------------------------------------------------------
-
-_DESTRUCTIVE_TOKENS: Final = frozenset(
-    {
-        "delete",
-        "destroy",
-        "remove",
-        "erase",
-        "purge",
-        "pay",
-        "approve",
-        "reject",
-        "submit",
-        "send",
-        "confirm",
-        "cancel",
-        "refund",
-        "void",
-        "revoke",
-        "deactivate",
-        "suspend",
-        "terminate",
-        "unsubscribe",
-        "transfer",
-        "wire",
-        "purchase",
-        "buy",
-        "publish",
-        "execute",
-        "finalize",
-        "finalise",
-        "close",
-        "loeschen",
-        "loschen",
-        "entfernen",
-        "bezahlen",
-        "genehmigen",
-        "freigeben",
-        "stornieren",
-        "kuendigen",
-        "supprimer",
-        "payer",
-        "annuler",
-        "valider",
-        "approuver",
-        "eliminar",
-        "borrar",
-        "pagar",
-        "aprobar",
-        "cancelar",
-        "excluir",
-        "aprovar",
-    }
-)
-_ACTION_KEYS: Final = frozenset(
-    {"action", "do", "op", "cmd", "command", "method", "_method", "task", "intent", "operation", "verb"}
-)
-_TOKEN_SPLIT: Final = re.compile(r"[^a-z0-9]+")
-_CAMEL: Final = re.compile(r"([a-z0-9])([A-Z])")
-
-
-def _tokens(text: str) -> list[str]:
-    return [token for token in _TOKEN_SPLIT.split(_CAMEL.sub(r"\1 \2", unquote(text)).lower()) if token]
-
-
-def destructive_endpoint(url: str) -> str | None:
-    """The destructive word in a URL's path or action parameter, if any.
-
-    ``/invoices/7/delete``, ``/deleteInvoice.php?id=7``, ``/orders/5/cancel`` and
-    ``/items?action=remove`` are destructive; ``/invoices?status=cancelled`` and ``/payments`` are not.
-
-    Args:
-        url: An absolute or relative URL.
-
-    Returns:
-        The word that makes it destructive, or ``None``.
-    """
-    parts = urlsplit(url)
-    if parts.scheme and parts.scheme not in {"http", "https"}:
-        return None
-    for token in _tokens(parts.path):
-        if token in _DESTRUCTIVE_TOKENS:
-            return token
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        if key.lower() in _ACTION_KEYS:
-            for token in _tokens(value):
-                if token in _DESTRUCTIVE_TOKENS or token == "delete":
-                    return token
-    return None
-
-
-def _where(url: str, base: str) -> str:
-    """A URL as a person reads it in a reason: the path when on the same site."""
-    if not url:
-        return "(the current page)"
-    target, origin = urlsplit(url), urlsplit(base)
-    shown = url
-    if base and (target.scheme, target.netloc) == (origin.scheme, origin.netloc):
-        shown = target.path or "/"
-        if target.query:
-            shown += "?" + target.query
-    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 # -- controls ------------------------------------------------------------------------------------------
@@ -398,7 +295,7 @@ def _submission(
     extra: Iterable[str] = (),
 ) -> Finding:
     """A form submission through ``submission`` (or an implicit one without a button)."""
-    where = f"{method.upper()} {_where(action, context.frame_url or page_url)}"
+    where = f"{method.upper()} {shown_url(action, context.frame_url or page_url)}"
     control = submission.control if submission is not None else None
     subject = _describe(control) if control is not None else "the form"
     headline = f"{lead}{subject} submits {where}" if control is not None else f"{lead}submits {where}"
@@ -445,7 +342,7 @@ def _link(context: ElementContext, *, lead: str, page_url: str, extra: Iterable[
     control = context.control
     styled = _styled_as_button(context)
     subject = _describe(control, link_as_button=styled)
-    where = f"GET {_where(context.href, context.frame_url or page_url)}"
+    where = f"GET {shown_url(context.href, context.frame_url or page_url)}"
     case = _Case("navigate", subject, f"{lead}{subject} opens {where}")
     if context.download:
         return case.finish(", a download")
@@ -605,7 +502,7 @@ def judge(
     if isinstance(action, Navigate):
         url = urljoin(page_url, action.url) if page_url else action.url
         token = destructive_endpoint(url)
-        where = f"GET {_where(url, page_url)}"
+        where = f"GET {shown_url(url, page_url)}"
         if token is not None:
             return Finding(True, (f"navigating to a destructive endpoint ({token}): {where}",), "navigate")
         return Finding(False, (f"navigating is a read-only {where}",), "navigate")
