@@ -47,20 +47,29 @@ async def _calendar(ctx: SkillContext, field: Locator) -> dict[str, Any] | None:
     return found
 
 
+async def _wait_for_calendar(ctx: SkillContext, field: Locator, wait_s: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = await _calendar(ctx, field)
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
 async def _open(ctx: SkillContext, field: Locator) -> dict[str, Any]:
+    """Open the calendar the way a person would: its button if it has one, else the field itself."""
     found = await _calendar(ctx, field)
     if found is not None:
         return found
+    if await field.evaluate(script("calendar_toggle")):
+        await ctx.click(ctx.page.locator("[data-oa-calendar-toggle]").first)
+        found = await _wait_for_calendar(ctx, field, 1.5)
+        if found is not None:
+            return found
     await ctx.click(field)
-    for attempt in range(2):
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            found = await _calendar(ctx, field)
-            if found is not None:
-                return found
-            await asyncio.sleep(0.1)
-        if attempt == 0 and await field.evaluate(script("calendar_toggle")):
-            await ctx.click(ctx.page.locator("[data-oa-calendar-toggle]").first)
+    found = await _wait_for_calendar(ctx, field, 1.5)
+    if found is not None:
+        return found
     raise SkillFailedError(
         "no calendar opened from the date field or the button next to it", step="open calendar"
     )

@@ -1,5 +1,6 @@
 // Mark the button next to a date field that opens its calendar. Called as (field) => found.
 (field) => {
+  document.querySelectorAll('[data-oa-calendar-toggle]').forEach((b) => b.removeAttribute('data-oa-calendar-toggle'));
   const visible = (el) => el.checkVisibility ? el.checkVisibility({ visibilityProperty: true })
     : el.getClientRects().length > 0;
   let node = field.parentElement;
