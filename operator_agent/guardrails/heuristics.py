@@ -16,6 +16,8 @@ of its element and says whether the action is irreversible, with the reasons in 
   means delete, send, pay or approve.
 * A link is irreversible when it points to a destructive endpoint (``/invoices/7/delete``) or its
   label names an irreversible action; navigating to such a URL is too.
+* Enter in a field outside any form only reaches page scripts: it is irreversible (a chat box sends)
+  unless the field is a search, filter or combobox field.
 
 Page content can only raise the bar here: a label that looks safe never hides an irreversible word in
 another label source of the same element, and dialog text only ever adds reasons.
