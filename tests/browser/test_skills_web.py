@@ -56,6 +56,15 @@ async def tab(browser: Browser) -> AsyncIterator[Page]:
     await context.close()
 
 
+def read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def write_pdf(path: Path) -> Path:
+    path.write_bytes(PDF)
+    return path
+
+
 def run_dir(tmp_path: Path) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "invoice.pdf").write_bytes(PDF)
@@ -308,11 +317,11 @@ async def test_download_file_keeps_the_export_in_the_run_folder(
     downloaded = await use(skills, "download_file")(ctx, link_text="Download CSV")
     path = Path(downloaded.path)
     assert path.parent == tmp_path / "downloads"
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_lines(path)
     rejected = [i for i in site.data().invoices if i.status == "rejected"]
     assert lines[0] == "Number,Vendor,Invoice date,Due date,Amount,Currency,Status"
     assert len(lines) == 1 + len(rejected)
-    assert downloaded.size == path.stat().st_size
+    assert downloaded.size == len("\r\n".join(lines).encode()) + 2
 
 
 async def test_attach_file_attaches_from_the_run_folder_and_nowhere_else(
@@ -321,8 +330,7 @@ async def test_attach_file_attaches_from_the_run_folder_and_nowhere_else(
     await signed_in_page.goto(site.url + "/invoices/new")
     ctx = SkillContext.for_page(signed_in_page, run_dir=run_dir(tmp_path / "run"))
     assert await use(skills, "attach_file")(ctx, label="Invoice PDF", path="invoice.pdf") == "invoice.pdf"
-    outside = tmp_path / "secret.pdf"
-    outside.write_bytes(PDF)
+    outside = write_pdf(tmp_path / "secret.pdf")
     result = await use(skills, "attach_file").invoke(ctx, f'{{"label": "Invoice PDF", "path": "{outside}"}}')
     assert not result.ok
     assert "outside the folder of files you may upload" in result.message
@@ -363,15 +371,3 @@ async def test_select_date_picks_a_day_in_a_calendar_only_field(
     assert await tab.locator("#delivery-date").input_value() == "2027-01-15"
     previous = await use(skills, "select_date")(ctx, label="Delivery date", day=date(2026, 9, 3))
     assert previous == "2026-09-03"
-
-
-async def test_choose_option_picks_a_vendor_in_the_shadow_dom_picker(
-    site: BackofficeSite, signed_in_page: Page, skills: SkillRegistry
-) -> None:
-    await signed_in_page.goto(site.url + "/invoices/new")
-    ctx = SkillContext.for_page(signed_in_page)
-    await use(skills, "choose_option")(ctx, label="Vendor", option="Blue Harbor Catering")
-    picked = await signed_in_page.evaluate(
-        "() => { const p = document.querySelector('vendor-picker'); return [p.value, p.vendorId]; }"
-    )
-    assert picked == ["Blue Harbor Catering", "V-1004"]
