@@ -31,7 +31,7 @@ from operator_agent.actions import (
     parse_tool_call,
 )
 from operator_agent.budget import Budget
-from operator_agent.errors import InvalidActionError, OperatorAgentError
+from operator_agent.errors import ActionError, InvalidActionError, OperatorAgentError
 from operator_agent.guardrails.approval import Approver
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.guardrails.gate import ApprovalGate, audit_log_for
@@ -378,7 +378,14 @@ class AgentRun:
                         results.append((call.id, stopped))
                         records.append(_record(call, element, message=stopped))
                         continue
-                verdict = await self._s.policy.assess(action, element, page=self._browser.page)
+                try:
+                    verdict = await self._s.policy.assess(action, element, page=self._browser.page)
+                except ActionError as exc:
+                    # The target left the page while it was being judged: nothing ran; observe again.
+                    stopped = await flush() or NOT_EXECUTED
+                    results.append((call.id, f"error: {exc}"))
+                    records.append(_record(call, element, message=str(exc), error=type(exc).__name__))
+                    continue
                 if verdict.blocked:
                     stopped = await flush()
                     message = f"blocked by policy, nothing was done: {'; '.join(verdict.reasons)}"
