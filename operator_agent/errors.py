@@ -16,14 +16,18 @@ __all__ = [
     "BrowserError",
     "BrowserNotFoundError",
     "BudgetExhaustedError",
+    "CassetteMismatchError",
+    "CompileError",
     "ConfigurationError",
     "ElementNotFoundError",
+    "HealingFailedError",
     "InvalidActionError",
     "ModelError",
     "ModelResponseError",
     "ModelUnavailableError",
     "OperatorAgentError",
     "OutputValidationError",
+    "ReplayError",
     "ScriptExhaustedError",
     "SiteError",
     "SkillDefinitionError",
@@ -179,3 +183,45 @@ class SkillFailedError(SkillError):
     def __init__(self, message: str, *, step: str = "") -> None:
         super().__init__(message)
         self.step = step
+
+
+class ReplayError(OperatorAgentError):
+    """Recording, compiling or replaying a run failed (bad skill folder, missing parameter, cassette)."""
+
+
+class CompileError(ReplayError):
+    """A trace cannot become a skill (run not completed, step without a target, invalid name)."""
+
+
+class HealingFailedError(ReplayError):
+    """A replayed step could not find its element, or its postcondition failed, and no heal worked.
+
+    Attributes:
+        step: The step number in the compiled skill.
+        intent: What the step does, as recorded (``click button "Save draft"``).
+        tried: One line per strategy tried and what it found.
+        screenshot: A screenshot of the page when the step failed, if one could be taken.
+    """
+
+    def __init__(
+        self, message: str, *, step: int, intent: str, tried: list[str], screenshot: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.intent = intent
+        self.tried = tried
+        self.screenshot = screenshot
+
+
+class CassetteMismatchError(ReplayError):
+    """A model request does not match the recorded cassette; the message holds a diff of what changed.
+
+    Attributes:
+        index: The 1-based number of the request that did not match.
+        diff: A unified diff between the recorded request and this one (empty if it was not recorded).
+    """
+
+    def __init__(self, message: str, *, index: int, diff: str = "") -> None:
+        super().__init__(message)
+        self.index = index
+        self.diff = diff
