@@ -1,17 +1,21 @@
 """Domain allowlist enforced at the network layer.
 
-Every request of a browser context (navigations, sub-resources, XHR/fetch, popups, redirects
-the page starts) is checked against the allowlist before it leaves the browser; anything else is
-aborted and recorded, so the run can report it to the model and the trace.
+Every request of a browser context (navigations, sub-resources, XHR/fetch, popups and
+``window.open``, meta refresh, redirects of pages and frames) is checked against the allowlist
+before it leaves the browser; anything else is aborted and recorded, so the run can report it to
+the model and the trace. Known limit: a redirect answered to a sub-resource request (an image, a
+script) is followed by the browser without being routed; sub-resource requests to other hosts are
+still blocked when the page makes them directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import BrowserContext, Route
+from playwright.async_api import Error as PlaywrightError
 
 from operator_agent.errors import ConfigurationError
 from operator_agent.logs import get_logger
@@ -65,16 +69,39 @@ class DomainAllowlist:
         taken, self.blocked = self.blocked, []
         return taken
 
+    def _block(self, url: str, why: str) -> None:
+        self.blocked.append(url)
+        _log.warning("request blocked by the domain allowlist", url=url, why=why)
+
     async def install(self, context: BrowserContext) -> None:
-        """Route every request of ``context`` through the allowlist."""
+        """Route every request of ``context`` through the allowlist.
+
+        Playwright does not route the requests a redirect leads to, so navigation requests (pages
+        and frames) are fetched here without following redirects: a redirect to a host outside the
+        allowlist is blocked before the browser follows it.
+        """
 
         async def handle(route: Route) -> None:
-            url = route.request.url
-            if self.allows(url):
+            request = route.request
+            if not self.allows(request.url):
+                self._block(request.url, "host not allowed")
+                await route.abort("blockedbyclient")
+                return
+            if not request.is_navigation_request():
                 await route.fallback()
                 return
-            self.blocked.append(url)
-            _log.warning("request blocked by the domain allowlist", url=url)
-            await route.abort("blockedbyclient")
+            try:
+                response = await route.fetch(max_redirects=0)
+            except PlaywrightError:
+                await route.abort("failed")
+                return
+            location = response.headers.get("location")
+            if 300 <= response.status < 400 and location:
+                target = urljoin(request.url, location)
+                if not self.allows(target):
+                    self._block(target, f"redirect from {request.url}")
+                    await route.abort("blockedbyclient")
+                    return
+            await route.fulfill(response=response)
 
         await context.route("**/*", handle)

@@ -233,7 +233,7 @@ async def test_requests_outside_the_allowlist_are_blocked(
     )
     assert result.status == "completed"
     second = model.calls[1]
-    assert "blocked.invalid" in second.messages[-1].content  # reported as a notice
+    assert "http://blocked.invalid/steal was blocked" in second.messages[-1].content  # a notice
     assert "127.0.0.1" in json.dumps([s.url for s in result.steps])
 
 
