@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -64,10 +65,8 @@ async def guarded(run_context: RunContext) -> DomainAllowlist:
 
 
 async def _goto(run_context: RunContext, url: str) -> None:
-    try:
+    with contextlib.suppress(PlaywrightError):
         await run_context.page.goto(url, wait_until="load")
-    except PlaywrightError:
-        pass
     await asyncio.sleep(0.5)
 
 
