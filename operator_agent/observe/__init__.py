@@ -1,11 +1,13 @@
 """Observation: a page as a compact outline a model can act on, with a ref for every usable element.
 
->>> obs = await observe(page, options=ObserveOptions(max_tokens=4000))
->>> print(obs.text)            # the outline: dialogs first, then the page, within the token budget
->>> obs.element("e12").locator()  # a Playwright locator for exactly that element
+Example::
 
-``page_text()`` returns the full readable text (for extraction); ``count_tokens()`` counts o200k_base
-tokens as the budget does.
+    obs = await observe(page, options=ObserveOptions(max_tokens=4000))
+    print(obs.text)  # dialogs first, then the page, within the token budget
+    await obs.element("e12").locator().click()  # exactly the element listed as [e12]
+
+:func:`page_text` returns the full readable text (for extraction); :func:`count_tokens` counts
+o200k_base tokens the way the budget does.
 """
 
 from __future__ import annotations

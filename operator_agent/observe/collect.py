@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -54,8 +55,20 @@ def _compact(source: str) -> str:
 _SOURCE = _compact(
     resources.files("operator_agent.observe").joinpath("collector.js").read_text(encoding="utf-8")
 )
-# The result travels as one JSON string: much cheaper than Playwright's value-by-value serialization.
-_PAGE_FN = "(o) => {\n" + _SOURCE + "\nreturn JSON.stringify(collect(document, o));\n}"
+# The collector is sent once per document and kept on its window under a key that changes with its
+# source; later observations of the same document call it without sending it again. The result
+# travels as one JSON string: much cheaper than Playwright's value-by-value serialization.
+_FN_KEY = f"{REGISTRY_KEY}Fn{hashlib.sha1(_SOURCE.encode()).hexdigest()[:12]}"
+_FAST_FN = """(o) => {
+  const f = window[o.fnKey];
+  return typeof f === 'function' ? JSON.stringify(f(document, o)) : null;
+}"""
+_PAGE_FN = (
+    "(o) => {\n"
+    + _SOURCE
+    + "\ntry { Object.defineProperty(window, o.fnKey, { value: collect, configurable: true }); } catch (e) {}"
+    + "\nreturn JSON.stringify(collect(document, o));\n}"
+)
 _ELEMENT_FN = "(el, o) => {\n" + _SOURCE + "\nreturn JSON.stringify(collect(el, o));\n}"
 
 _MAP_FN = """(el, [key, slot]) => {
@@ -114,6 +127,7 @@ class CollectSettings:
             "attr": REF_ATTRIBUTE,
             "secretAttr": SECRET_ATTRIBUTE,
             "key": REGISTRY_KEY,
+            "fnKey": _FN_KEY,
             "headRows": self.head_rows,
             "tailRows": self.tail_rows,
             "headItems": self.head_items,
@@ -131,15 +145,26 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+async def _read(frame: Frame, args: dict[str, Any]) -> FrameResult:
+    """Run the collector in ``frame``: the installed copy if the document has one, else the source."""
+    raw = await frame.evaluate(_FAST_FN, args)
+    if isinstance(raw, str):
+        try:
+            return parse_frame(frame, json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            # The page replaced or broke the installed copy: send the collector again.
+            _log.debug("installed collector gave an unreadable result; sending it again", url=frame.url)
+    return parse_frame(frame, json.loads(await frame.evaluate(_PAGE_FN, args)))
+
+
 async def _evaluate_main(frame: Frame, settings: CollectSettings) -> FrameResult:
     """Read the main frame, waiting out a navigation that destroys the context mid-read."""
     attempts = 3
     for attempt in range(attempts):
         try:
-            raw = await asyncio.wait_for(
-                frame.evaluate(_PAGE_FN, settings.js(prefix="e", blocked_all=False)), _MAIN_TIMEOUT_S
+            return await asyncio.wait_for(
+                _read(frame, settings.js(prefix="e", blocked_all=False)), _MAIN_TIMEOUT_S
             )
-            return parse_frame(frame, json.loads(raw))
         except TimeoutError as exc:
             raise BrowserError(
                 f"could not read the page at {frame.url}: "
@@ -175,10 +200,8 @@ async def _placeholder(child: Frame, slot: str) -> int:
 
 
 async def _evaluate_child(frame: Frame, settings: CollectSettings, prefix: str, blocked: bool) -> FrameResult:
-    raw = await asyncio.wait_for(
-        frame.evaluate(_PAGE_FN, settings.js(prefix=prefix, blocked_all=blocked)), _FRAME_TIMEOUT_S
-    )
-    return parse_frame(frame, json.loads(raw))
+    args = settings.js(prefix=prefix, blocked_all=blocked)
+    return await asyncio.wait_for(_read(frame, args), _FRAME_TIMEOUT_S)
 
 
 async def _collect_frames(main: FrameResult, settings: CollectSettings) -> None:

@@ -440,6 +440,12 @@ function collect(root, o) {
       const v = clean(el.getAttribute('aria-valuetext') || el.textContent);
       if (v && v !== n.name) n.v = cut(v, o.maxValue);
     }
+    if (!n.name && n.ph) {
+      // Like browsers, name an unlabelled field by its placeholder (and do not repeat it).
+      n.name = n.ph;
+      delete n.ph;
+      delete n.hint;
+    }
     const invalid = invalidOf(c, ctag);
     if (invalid !== null) n.inv = cut(invalid, 200);
     markDescribed(el, 'aria-describedby');

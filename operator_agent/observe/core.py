@@ -149,6 +149,7 @@ async def observe(page: Page, *, options: ObserveOptions | None = None) -> Obser
         refs=len(refs),
         truncations=len(fitted.truncations),
         budget_level=fitted.level,
+        collector_ms=main.collector_ms,
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return Observation(

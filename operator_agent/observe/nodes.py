@@ -165,6 +165,7 @@ class FrameResult:
     blocked: Literal["", "modal", "overlay"]
     scroll: ScrollData
     frame_nodes: list[FrameNode] = field(default_factory=list)
+    collector_ms: float = 0.0
 
 
 def _el(d: dict[str, Any]) -> El:
@@ -292,6 +293,7 @@ def parse_frame(frame: Frame, raw: dict[str, Any]) -> FrameResult:
             rows_below=int(s["rows"]),
         ),
         frame_nodes=parser.frame_nodes,
+        collector_ms=round(sum(float(v) for v in (raw.get("ms") or {}).values()), 1),
     )
 
 

@@ -171,3 +171,20 @@ async def test_unknown_ref_names_the_problem(page: Page, server: LocalServer) ->
     obs = await observe(page)
     with pytest.raises(UnknownRefError, match="e999"):
         obs.element("e999")
+
+
+async def test_a_page_that_breaks_the_installed_collector_is_still_observed(
+    page: Page, server: LocalServer
+) -> None:
+    await page.goto(f"{server.url}/form.html")
+    first = await observe(page)
+    replaced = await page.evaluate(
+        """() => {
+          const keys = Object.getOwnPropertyNames(window).filter((k) => k.startsWith('__operatorAgentObserveFn'));
+          for (const k of keys) Object.defineProperty(window, k, { value: () => 'not an outline', configurable: true });
+          return keys.length;
+        }"""
+    )
+    assert replaced == 1
+    second = await observe(page)
+    assert second.text == first.text
