@@ -13,6 +13,7 @@ __all__ = [
     "ApprovalConflictError",
     "ApprovalDeniedError",
     "ApprovalError",
+    "BatchError",
     "BrowserError",
     "BrowserNotFoundError",
     "BudgetExhaustedError",
@@ -22,12 +23,15 @@ __all__ = [
     "ElementNotFoundError",
     "HealingFailedError",
     "InvalidActionError",
+    "ItemRejectedError",
+    "MissingExtraError",
     "ModelError",
     "ModelResponseError",
     "ModelUnavailableError",
     "OperatorAgentError",
     "OutputValidationError",
     "ReplayError",
+    "ReviewConflictError",
     "ScriptExhaustedError",
     "SiteError",
     "SkillDefinitionError",
@@ -39,6 +43,7 @@ __all__ = [
     "TraceError",
     "UnexpectedModelRequestError",
     "UnknownApprovalError",
+    "UnknownBatchItemError",
     "UnknownRefError",
 ]
 
@@ -225,3 +230,31 @@ class CassetteMismatchError(ReplayError):
         super().__init__(message)
         self.index = index
         self.diff = diff
+
+
+class BatchError(OperatorAgentError):
+    """A batch journal could not be read or written, or a batch operation does not fit its state."""
+
+
+class UnknownBatchItemError(BatchError):
+    """A batch or an item key does not exist in the journal."""
+
+
+class ReviewConflictError(BatchError):
+    """A review item cannot be resolved this way: it is not awaiting review, or was resolved already."""
+
+
+class ItemRejectedError(OperatorAgentError):
+    """A batch item's data was refused (invalid input, the site's own validation): retrying cannot help.
+
+    Attributes:
+        fields: The fields at fault, when known (``["vendor"]``).
+    """
+
+    def __init__(self, message: str, *, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = list(fields or [])
+
+
+class MissingExtraError(OperatorAgentError, ImportError):
+    """An optional feature needs packages that are not installed; the message names the extra."""
