@@ -854,6 +854,8 @@ function collect(root, o) {
     if (!kids || kids.length < 8) return false;
     if (!listLike) {
       if (kids.length < o.repeatMin) return false;
+      // Rows of a long form are not a list to skim: never cut fields away here.
+      if (el.querySelector('input:not([type="hidden"]), select, textarea')) return false;
       const first = kids[0].localName;
       let same = 0;
       for (const k of kids) if (k.localName === first) same += 1;

@@ -105,7 +105,15 @@ class ScrollInfo:
     def describe(self) -> str:
         """One line for the outline, such as ``y=0 of 9,800 px (viewport 1280×800); below: ...``."""
         if self.pixels_below == 0 and self.pixels_right == 0 and self.y == 0 and self.x == 0:
-            return f"the whole page is in view (viewport {self.viewport_width}×{self.viewport_height})"
+            text = f"the whole page is in view (viewport {self.viewport_width}×{self.viewport_height})"
+            inner = []
+            if self.rows_below:
+                inner.append(f"{self.rows_below:,} table rows")
+            if self.elements_below:
+                inner.append(f"{self.elements_below:,} listed elements")
+            if inner:
+                text += "; scrollable areas hold more below the viewport: " + ", ".join(inner)
+            return text
         text = f"y={self.y:,} of {self.page_height:,} px"
         if self.x or self.pixels_right:
             text = f"x={self.x:,} of {self.page_width:,} px, " + text

@@ -192,3 +192,21 @@ async def test_page_text_is_cut_at_max_chars(page: Page, server: LocalServer) ->
     head, _, tail = text.rpartition("\n")
     assert len(head) <= 500
     assert re.fullmatch(r"… \([\d,]+ more characters not shown; max_chars=500\)", tail)
+
+
+async def test_an_app_shell_is_not_an_overlay_and_its_form_is_not_cut(
+    page: Page, server: LocalServer
+) -> None:
+    # A fixed full-window layout whose main area scrolls, holding a 300-row table and 30 checkboxes.
+    await page.goto(f"{server.url}/app_shell.html")
+    obs = await observe(page)
+    assert "overlay" not in obs.text
+    assert "page (behind" not in obs.text
+    assert "… 275 rows omitted (rows 21–295)" in obs.text
+    assert sum(1 for el in obs.refs.values() if el.role == "checkbox") == 30
+    assert obs.scroll.pixels_below == 0
+    assert obs.scroll.rows_below == 270
+    assert "scrollable areas hold more below the viewport: 270 table rows" in obs.text
+    assign = next(r for r, el in obs.refs.items() if el.name == "Assign")
+    await obs.element(assign).locator().click()
+    assert page.url.endswith("#t1")
