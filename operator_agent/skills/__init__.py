@@ -11,7 +11,8 @@ library (generic web skills and back-office examples).
 
 from __future__ import annotations
 
-from operator_agent.skills.context import ApproveCallback, SkillContext, Target
+from operator_agent.skills._steps import Target
+from operator_agent.skills.context import ApproveCallback, SkillContext
 from operator_agent.skills.decorator import skill
 from operator_agent.skills.loader import (
     SKILL_DOC,

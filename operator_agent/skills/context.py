@@ -37,18 +37,12 @@ from operator_agent.actions import (
     WaitFor,
 )
 from operator_agent.errors import (
-    ActionError,
-    ActionFailedError,
     ConfigurationError,
-    InvalidActionError,
     SkillError,
-    StaleRefError,
-    UnknownRefError,
 )
 from operator_agent.logs import register_secret_values
-from operator_agent.observe.refs import ElementRef, RefMap
 from operator_agent.skills._downloads import keep_download
-from operator_agent.skills._elements import element_ref
+from operator_agent.skills._steps import StepRunner, Target
 from operator_agent.skills._trail import ApproveCallback, Trail
 from operator_agent.skills.locate import LocateQuery, locate
 from operator_agent.skills.result import SkillStep
@@ -59,19 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ApproveCallback", "SkillContext"]
 
-Target = Locator | str | ElementRef
-"""An element to act on: a locator, what it is called (see :meth:`SkillContext.locate`), or an
-:class:`~operator_agent.observe.refs.ElementRef` (from an observation, or built by a skill that
-already knows a selector for the element)."""
-
 T = TypeVar("T")
-
-_ERRORS: dict[str, type[ActionError]] = {
-    "UnknownRefError": UnknownRefError,
-    "StaleRefError": StaleRefError,
-    "InvalidActionError": InvalidActionError,
-}
-_STALE_RETRIES = 2
 
 
 class SkillContext:
@@ -130,11 +112,19 @@ class SkillContext:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._trail = Trail(approve=approve, run_id=self.run_id, on_step=on_step)
         self._on_usage = on_usage
-        self._executor: ActionExecutor | None = None
         # Built now so a bad timeout or attempt count fails at construction.
         ActionExecutor(tabs=tabs, action_timeout_s=action_timeout_s, max_attempts=max_attempts)
-        self._ref_prefix = "s" + uuid.uuid4().hex[:4]
-        self._ref_counter = 0
+        self._runner = StepRunner(
+            tabs=tabs,
+            trail=self._trail,
+            secrets=self._secrets,
+            run_dir=lambda: self.run_dir,
+            upload_dirs=upload_dirs,
+            locate=lambda name: self.locate(name=name),
+            action_timeout_s=action_timeout_s,
+            locate_timeout_s=locate_timeout_s,
+            max_attempts=max_attempts,
+        )
 
     @classmethod
     def for_page(
@@ -309,7 +299,7 @@ class SkillContext:
             ElementNotFoundError: If the target was not found.
             ActionError: If the click could not be carried out.
         """
-        return await self._act(
+        return await self._runner.act(
             "click",
             target,
             lambda ref: Click(ref=ref or "", button=button, double=double, irreversible=irreversible),
@@ -342,7 +332,7 @@ class SkillContext:
         arguments: dict[str, Any] = {"secret": secret} if secret is not None else {"text": text}
         if submit:
             arguments["submit"] = True
-        return await self._act(
+        return await self._runner.act(
             "fill",
             target,
             lambda ref: Fill(
@@ -370,7 +360,7 @@ class SkillContext:
             max_attempts=self._max_attempts,
         )
         with register_secret_values([code]):
-            return await self._act(
+            return await self._runner.act(
                 "fill",
                 target,
                 lambda ref: Fill(ref=ref or "", secret=name),
@@ -388,7 +378,7 @@ class SkillContext:
             ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
         """
         chosen = [values] if isinstance(values, str) else list(values)
-        return await self._act(
+        return await self._runner.act(
             "select_option",
             target,
             lambda ref: SelectOption(ref=ref or "", values=chosen, irreversible=irreversible),
@@ -411,7 +401,7 @@ class SkillContext:
                 return Check(ref=ref or "", irreversible=irreversible)
             return Uncheck(ref=ref or "", irreversible=irreversible)
 
-        return await self._act(kind, target, make, irreversible=irreversible, arguments={})
+        return await self._runner.act(kind, target, make, irreversible=irreversible, arguments={})
 
     async def press(
         self, keys: str, *, target: Target | None = None, irreversible: bool = False
@@ -421,7 +411,7 @@ class SkillContext:
         Raises:
             ApprovalDeniedError, ElementNotFoundError, ActionError: As for :meth:`click`.
         """
-        return await self._act(
+        return await self._runner.act(
             "press",
             target,
             lambda ref: Press(keys=keys, ref=ref, irreversible=irreversible),
@@ -443,7 +433,7 @@ class SkillContext:
         """
         items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         names = [os.fspath(p) for p in items]
-        return await self._act(
+        return await self._runner.act(
             "upload_file",
             target,
             lambda ref: UploadFile(ref=ref or "", paths=names, irreversible=irreversible),
@@ -457,7 +447,7 @@ class SkillContext:
         Raises:
             ActionError: If the page could not be opened.
         """
-        return await self._act("navigate", None, lambda _: Navigate(url=url), irreversible=False,
+        return await self._runner.act("navigate", None, lambda _: Navigate(url=url), irreversible=False,
                                arguments={"url": url})  # fmt: skip
 
     async def wait_for(
@@ -473,7 +463,7 @@ class SkillContext:
         Raises:
             ActionError: If the wait timed out.
         """
-        return await self._act(
+        return await self._runner.act(
             "wait_for",
             target,
             lambda ref: WaitFor(text=text, ref=ref, state=state, timeout_s=min(timeout_s, 30)),
@@ -542,7 +532,7 @@ class SkillContext:
 
         model = self._require_model("extract", instruction)
         started = time.perf_counter()
-        element = await self._element(target) if target is not None else None
+        element = await self._runner.element(target) if target is not None else None
         data = await extract_data(
             model=model,
             page=self.page,
@@ -596,8 +586,8 @@ class SkillContext:
             started = time.perf_counter()
             flagged = irreversible or bool(getattr(action, "irreversible", False))
             await self._trail.gate(action.kind, target, arguments, irreversible=flagged)
-            outcome = await self._executor_for().execute(action, refs=observation.refs)
-            self._finish(action.kind, target, outcome, started, flagged)
+            outcome = await self._runner.executor().execute(action, refs=observation.refs)
+            self._runner.finish(action.kind, target, outcome, started, flagged)
             outcomes.append(outcome)
             if outcome.navigated:
                 break
@@ -614,70 +604,3 @@ class SkillContext:
                 "without the model"
             )
         return self._model
-
-    def _executor_for(self) -> ActionExecutor:
-        if self._executor is None:
-            self._executor = ActionExecutor(
-                tabs=self._tabs,
-                secrets=self._secrets,
-                upload_dirs=(self.run_dir, *self._upload_dirs),
-                action_timeout_s=self._action_timeout_s,
-                max_attempts=self._max_attempts,
-            )
-        return self._executor
-
-    async def _element(self, target: Target) -> ElementRef:
-        if isinstance(target, ElementRef):
-            return target
-        locator = await self.locate(name=target) if isinstance(target, str) else target
-        self._ref_counter += 1
-        return await element_ref(
-            locator, ref=f"{self._ref_prefix}{self._ref_counter}", timeout_ms=self.locate_timeout_s * 1000
-        )
-
-    async def _act(
-        self,
-        kind: str,
-        target: Target | None,
-        make: Callable[[str | None], Action],
-        *,
-        irreversible: bool,
-        arguments: dict[str, Any],
-        executor: ActionExecutor | None = None,
-    ) -> ActionOutcome:
-        started = time.perf_counter()
-        described: str | None = target if isinstance(target, str) else None
-        gated = False
-        attempt = 0
-        while True:
-            element: ElementRef | None = None
-            if target is not None:
-                try:
-                    element = await self._element(target)
-                except ActionError as exc:
-                    self._trail.record(kind, described, False, str(exc), started)
-                    raise
-                described = element.describe()
-            if not gated:
-                await self._trail.gate(kind, described, arguments, irreversible=irreversible)
-                gated = True
-            refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
-            acting = executor or self._executor_for()
-            outcome = await acting.execute(make(element.ref if element else None), refs=refs)
-            if outcome.ok or outcome.error != "StaleRefError" or target is None or attempt >= _STALE_RETRIES:
-                break
-            # The element was re-rendered away; find it again by the same description.
-            attempt += 1
-            self.log.debug("skill step retried on a re-rendered element", kind=kind, target=described)
-        self._finish(kind, described, outcome, started, irreversible)
-        return outcome
-
-    def _finish(
-        self, kind: str, target: str | None, outcome: ActionOutcome, started: float, irreversible: bool
-    ) -> None:
-        self._trail.record(kind, target, outcome.ok, outcome.message, started)
-        if outcome.ok and irreversible:
-            self._trail.irreversible_done += 1
-        if not outcome.ok:
-            error = _ERRORS.get(outcome.error or "", ActionFailedError)
-            raise error(outcome.message)
