@@ -17,17 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from playwright.async_api import Error as PlaywrightError
 from pydantic import TypeAdapter, ValidationError
 
-from operator_agent.act import NOT_EXECUTED, ActionExecutor, ActionOutcome
+from operator_agent.act import NOT_EXECUTED, ActionExecutor
 from operator_agent.actions import (
     Action,
     AskHuman,
-    Click,
     Done,
     Extract,
     Fail,
-    Fill,
     PageAction,
-    Press,
     parse_tool_call,
 )
 from operator_agent.budget import Budget
@@ -43,6 +40,17 @@ from operator_agent.observe.refs import ElementRef
 from operator_agent.prompts import HistoryEntry, PromptState, build_messages
 from operator_agent.result import RunResult
 from operator_agent.secrets import SecretStore
+from operator_agent.steps import (
+    LoopDetector,
+    action_record,
+    jsonable,
+    may_submit,
+    outcome_text,
+    signature,
+    summarize,
+    target_of,
+    tool_specs,
+)
 from operator_agent.trace import (
     ActionRecord,
     RunEndRecord,
@@ -75,17 +83,6 @@ class LoopSettings:
     loop_stop_after: int = 5
     history_keep: int = 12
     extra_instructions: str = ""
-
-
-def _target_of(action: Action, refs: Mapping[str, ElementRef]) -> ElementRef | None:
-    ref = getattr(action, "ref", None)
-    return refs.get(ref) if isinstance(ref, str) else None
-
-
-def _signature(action: Action, element: ElementRef | None) -> str:
-    args = action.model_dump(exclude={"reason", "irreversible", "ref"})
-    where = f"{element.role}:{element.name}" if element is not None else ""
-    return f"{where}|{json.dumps(args, sort_keys=True, default=str)}"
 
 
 class AgentRun:
@@ -126,7 +123,7 @@ class AgentRun:
         self._adapter: TypeAdapter[Any] | None = TypeAdapter(output_type) if output_type is not None else None
         self._trace = trace
         self._executor = ActionExecutor(tabs=browser, secrets=self._secrets, upload_dirs=upload_dirs)
-        self._tools = [ToolSpec(**spec) for spec in _tool_specs()]
+        self._tools = [ToolSpec(**spec) for spec in tool_specs()]
         self._prompt = PromptState(
             task=task,
             inputs=dict(inputs),
@@ -143,10 +140,7 @@ class AgentRun:
         self._usage = Usage()
         self._extracted: list[Any] = []
         self._invalid_replies = 0
-        self._prev_digest: str | None = None
-        self._last_signature: str | None = None
-        self._repeat_signature: str | None = None
-        self._streak = 0
+        self._loops = LoopDetector(warn_after=settings.loop_warn_after, stop_after=settings.loop_stop_after)
         self._started = time.monotonic()
         self._result: RunResult[Any] | None = None
         self._begun = False
@@ -214,7 +208,7 @@ class AgentRun:
                     run_id=self.run_id,
                     status=status,
                     reason=self._result.reason,
-                    output=_jsonable(output) if status == "completed" else None,
+                    output=jsonable(output) if status == "completed" else None,
                     steps=len(self._steps),
                     usage=self._usage,
                     duration_s=round(time.monotonic() - self._started, 3),
@@ -233,7 +227,7 @@ class AgentRun:
                     task=self._task,
                     start_url=self._start_url,
                     model_name=self._s.model.name,
-                    inputs=_jsonable(self._prompt.inputs),
+                    inputs=jsonable(self._prompt.inputs),
                     output_schema=self._prompt.output_schema,
                 )
             )
@@ -252,7 +246,9 @@ class AgentRun:
         t0 = time.monotonic()
         obs = await observe(page, options=self._s.observe_options)
         observe_ms = (time.monotonic() - t0) * 1000
-        stuck = self._check_loop(obs.digest)
+        stuck, warning = self._loops.observe(obs.digest)
+        if warning is not None:
+            self._notices.append(warning)
         if stuck is not None:
             await self.finish("failed", stuck)
             return None
@@ -305,7 +301,7 @@ class AgentRun:
         self._steps.append(record)
         if self._trace is not None:
             self._trace.write(record)
-        self._history.append(HistoryEntry(step=number, summary=_summarize(records, response.text)))
+        self._history.append(HistoryEntry(step=number, summary=summarize(records, response.text)))
         self._last_calls = list(response.tool_calls)
         self._last_results = results
 
@@ -340,8 +336,8 @@ class AgentRun:
             outcomes = await self._executor.execute_many(actions, refs=obs.refs)
             halt: str | None = None
             for (call, _, element), outcome in zip(batch, outcomes, strict=True):
-                results.append((call.id, _outcome_text(outcome)))
-                records.append(_record(call, element, outcome=outcome))
+                results.append((call.id, outcome_text(outcome)))
+                records.append(action_record(call, element, outcome=outcome))
                 if not outcome.executed or outcome.navigated:
                     halt = NOT_EXECUTED
             batch.clear()
@@ -356,27 +352,27 @@ class AgentRun:
                 except InvalidActionError as exc:
                     stopped = await flush()
                     results.append((call.id, f"error: {exc}"))
-                    records.append(_record(call, None, message=str(exc), error="InvalidActionError"))
+                    records.append(action_record(call, None, message=str(exc), error="InvalidActionError"))
                     continue
             else:
                 action = None
             if stopped is not None or action is None:
                 results.append((call.id, stopped or NOT_EXECUTED))
-                records.append(_record(call, None, message=stopped or NOT_EXECUTED))
+                records.append(action_record(call, None, message=stopped or NOT_EXECUTED))
                 continue
-            element = _target_of(action, obs.refs)
+            element = target_of(action, obs.refs)
             if isinstance(action, PageAction):
-                signatures.append(_signature(action, element))
+                signatures.append(signature(action, element))
                 if getattr(action, "ref", None) is not None and element is None:
                     # An unknown ref acts on nothing: the executor reports it back precisely.
                     batch.append((call, action, element))
                     continue
-                if _may_submit(action):
+                if may_submit(action):
                     # Judge a click or a key press on the page as it is once the actions before it ran.
                     stopped = await flush()
                     if stopped is not None:
                         results.append((call.id, stopped))
-                        records.append(_record(call, element, message=stopped))
+                        records.append(action_record(call, element, message=stopped))
                         continue
                 try:
                     verdict = await self._s.policy.assess(action, element, page=self._browser.page)
@@ -384,13 +380,13 @@ class AgentRun:
                     # The target left the page while it was being judged: nothing ran; observe again.
                     stopped = await flush() or NOT_EXECUTED
                     results.append((call.id, f"error: {exc}"))
-                    records.append(_record(call, element, message=str(exc), error=type(exc).__name__))
+                    records.append(action_record(call, element, message=str(exc), error=type(exc).__name__))
                     continue
                 if verdict.blocked:
                     stopped = await flush()
                     message = f"blocked by policy, nothing was done: {'; '.join(verdict.reasons)}"
                     results.append((call.id, message))
-                    records.append(_record(call, element, message=message, error="Blocked"))
+                    records.append(action_record(call, element, message=message, error="Blocked"))
                     stopped = stopped or "not executed: an earlier action was blocked"
                     continue
                 if not verdict.needs_approval:
@@ -400,7 +396,7 @@ class AgentRun:
                 stopped = await flush()
                 if stopped is not None:
                     results.append((call.id, stopped))
-                    records.append(_record(call, element, message=stopped))
+                    records.append(action_record(call, element, message=stopped))
                     continue
                 clearance = await self._gate.clear(
                     step=step,
@@ -416,7 +412,7 @@ class AgentRun:
                     self._gate.executed(clearance, ok=records[-1].ok, message=records[-1].message)
                     continue
                 results.append((call.id, clearance.message))
-                records.append(_record(call, element, message=clearance.message, error="Denied"))
+                records.append(action_record(call, element, message=clearance.message, error="Denied"))
                 stopped = "not executed: an earlier action was denied"
                 if self._s.on_denial == "stop":
                     await self.finish("denied", clearance.message)
@@ -424,18 +420,20 @@ class AgentRun:
             stopped = await flush()
             if stopped is not None:
                 results.append((call.id, stopped))
-                records.append(_record(call, element, message=stopped))
+                records.append(action_record(call, element, message=stopped))
             elif isinstance(action, Extract):
                 text = await self._extract(action, obs)
                 results.append((call.id, text))
-                records.append(_record(call, element, ok=not text.startswith("error"), message=text[:500]))
+                records.append(
+                    action_record(call, element, ok=not text.startswith("error"), message=text[:500])
+                )
             else:
                 terminal = action
                 results.append((call.id, "received"))
-                records.append(_record(call, element, ok=True, message="received"))
+                records.append(action_record(call, element, ok=True, message="received"))
                 stopped = "not executed: a final action came before it"
         await flush()
-        self._last_signature = "||".join(signatures) if signatures else None
+        self._loops.acted(signatures)
         return records, results, terminal
 
     # -- pieces ---------------------------------------------------------------------------------
@@ -447,7 +445,7 @@ class AgentRun:
             data = await extract_data(
                 model=self._s.model,
                 page=self._browser.page,
-                element=_target_of(action, obs.refs),
+                element=target_of(action, obs.refs),
                 instruction=action.instruction,
                 output_type=self._output_type,
                 redact=tuple(self._secrets.known_values()),
@@ -456,7 +454,7 @@ class AgentRun:
         except OperatorAgentError as exc:
             return f"error: extraction failed: {exc}"
         self._extracted.append(data)
-        return "extracted: " + json.dumps(_jsonable(data), ensure_ascii=False, default=str)
+        return "extracted: " + json.dumps(jsonable(data), ensure_ascii=False, default=str)
 
     def _screenshot_name(self, step: int) -> str | None:
         if self._trace is None or not self._s.screenshots:
@@ -511,25 +509,6 @@ class AgentRun:
                 return self._adapter.validate_json(raw)
             raise
 
-    def _check_loop(self, digest: str) -> str | None:
-        """Track repeats of the same actions that leave the page unchanged; the reason to stop, if any."""
-        if self._prev_digest == digest and self._last_signature is not None:
-            if self._last_signature == self._repeat_signature:
-                self._streak += 1
-            else:
-                self._repeat_signature, self._streak = self._last_signature, 1
-        else:
-            self._repeat_signature, self._streak = None, 0
-        self._prev_digest = digest
-        if self._streak >= self._s.loop_stop_after:
-            return f"stuck in a loop: the same actions were repeated {self._streak} times without any effect"
-        if self._streak >= self._s.loop_warn_after:
-            self._notices.append(
-                f"You repeated the same actions {self._streak} times and the page did not change. "
-                "Try something different, or call `fail` if the task cannot be done."
-            )
-        return None
-
     async def _screenshot(self, step: int, *, with_image: bool) -> tuple[str | None, ImagePart | None]:
         if not (self._s.screenshots and self._trace is not None) and not with_image:
             return None, None
@@ -557,61 +536,3 @@ class AgentRun:
                 f"Downloaded {download.suggested_filename!r} to {download.path} ({download.size} bytes)."
             )
         return notices
-
-
-def _may_submit(action: PageAction) -> bool:
-    """Actions whose effect depends on the page at the moment they run (they may submit)."""
-    return isinstance(action, Click | Press) or (isinstance(action, Fill) and action.submit)
-
-
-def _tool_specs() -> list[dict[str, Any]]:
-    from operator_agent.actions import action_tool_specs
-
-    return action_tool_specs()
-
-
-def _record(
-    call: ToolCall,
-    element: ElementRef | None,
-    *,
-    outcome: ActionOutcome | None = None,
-    ok: bool = False,
-    message: str = "",
-    error: str | None = None,
-) -> ActionRecord:
-    try:
-        arguments = call.parsed_arguments()
-    except Exception:
-        arguments = {"_raw": call.arguments}
-    return ActionRecord(
-        tool_call_id=call.id,
-        kind=call.name,
-        arguments=arguments,
-        target=element.describe() if element is not None else None,
-        ok=outcome.ok if outcome is not None else ok,
-        message=outcome.message if outcome is not None else message,
-        error=outcome.error if outcome is not None else error,
-        navigated=outcome.navigated if outcome is not None else False,
-        url_after=outcome.url_after if outcome is not None else None,
-        duration_ms=round(outcome.duration_ms, 1) if outcome is not None else 0.0,
-    )
-
-
-def _outcome_text(outcome: ActionOutcome) -> str:
-    prefix = "ok" if outcome.ok else f"error ({outcome.error})" if outcome.error else "skipped"
-    return f"{prefix}: {outcome.message}"
-
-
-def _summarize(records: Sequence[ActionRecord], text: str) -> str:
-    if not records:
-        return f"replied without an action: {text[:120]!r}"
-    parts = []
-    for r in records:
-        target = f" {r.target}" if r.target else ""
-        state = "ok" if r.ok else "failed"
-        parts.append(f"{r.kind}{target} → {state}: {r.message[:100]}")
-    return "; ".join(parts)
-
-
-def _jsonable(value: Any) -> Any:
-    return TypeAdapter(Any).dump_python(value, mode="json")
