@@ -154,7 +154,14 @@ async def _read(frame: Frame, args: dict[str, Any]) -> FrameResult:
         except (ValueError, KeyError, TypeError):
             # The page replaced or broke the installed copy: send the collector again.
             _log.debug("installed collector gave an unreadable result; sending it again", url=frame.url)
-    return parse_frame(frame, json.loads(await frame.evaluate(_PAGE_FN, args)))
+    raw = await frame.evaluate(_PAGE_FN, args)
+    try:
+        return parse_frame(frame, json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BrowserError(
+            f"could not read the page at {frame.url}: the collector returned an unexpected result "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 async def _evaluate_main(frame: Frame, settings: CollectSettings) -> FrameResult:
@@ -263,9 +270,12 @@ async def collect_element(frame: Frame, locator: Locator, settings: CollectSetti
     """
     try:
         raw = await locator.evaluate(_ELEMENT_FN, settings.js(prefix="e", blocked_all=False), timeout=5_000)
+        result = parse_frame(frame, json.loads(raw))
     except PlaywrightError as exc:
         raise BrowserError(f"could not read the element {locator}: {_first_line(exc)}") from exc
-    result = parse_frame(frame, json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        message = f"could not read the element {locator}: unexpected collector result ({exc})"
+        raise BrowserError(message) from exc
     if settings.include_frames and result.frame_nodes:
         await _collect_frames(result, settings)
     return result

@@ -321,13 +321,27 @@ function collect(root, o) {
     return cut(name, o.maxName);
   }
 
+  // For an element without a name: what its markup says (an icon class, an id, its classes).
+  const ICON = /(^|[-_])(icon|fa|bi|glyphicon|mdi|material)([-_]|$)|^fa[a-z]?-|^icon-|-icon$/;
+  const classesOf = (el) => (typeof el.className === 'string' ? el.className : (el.getAttribute('class') || ''))
+    .trim().split(/\s+/).filter(Boolean);
   function hintOf(el) {
-    if (el.id && !/^[\d_-]|\d{4,}/.test(el.id)) return '#' + cut(el.id, 40);
-    const cls = (typeof el.className === 'string' ? el.className : '').trim().split(/\s+/).filter(Boolean);
-    if (cls.length) return '.' + cut(cls.slice(0, 2).join('.'), 40);
-    const href = el.getAttribute('href');
-    if (href && !href.startsWith('javascript:')) return 'href=' + cut(href, 60);
-    return '';
+    const parts = [];
+    const href = el.localName === 'a' ? el.getAttribute('href') || '' : '';
+    if (href && !href.startsWith('javascript:') && href !== '#') parts.push('href=' + cut(href, 60));
+    else if (el.id && !/^[\d_-]|\d{4,}/.test(el.id)) parts.push('#' + cut(el.id, 40));
+    else {
+      const cls = classesOf(el);
+      if (cls.length) parts.push('.' + cut(cls.slice(0, 2).join('.'), 40));
+    }
+    const icon = el.querySelector('i[class], span[class], svg[class], use');
+    if (icon) {
+      const names = classesOf(icon).filter((k) => ICON.test(k) && !/^(fa|fas|far|fab|bi|icon|material-icons)$/.test(k));
+      const use = icon.localName === 'use' ? icon.getAttribute('href') || icon.getAttribute('xlink:href') || '' : '';
+      if (names.length) parts.push('icon ' + cut(names.slice(0, 2).join(' '), 40));
+      else if (use) parts.push('icon ' + cut(use.replace(/^.*#/, ''), 40));
+    }
+    return parts.join(' ');
   }
 
   function isSecret(el, st) {
@@ -405,8 +419,6 @@ function collect(root, o) {
 
     const secret = isSecret(c, control ? style(c) : st);
     if (secret) n.secret = 1;
-    const hrefAttr = tag === 'a' ? el.getAttribute('href') : null;
-    if (hrefAttr && !n.name) n.hint = 'href=' + cut(hrefAttr, 60);
     if (ctag === 'input' || ctag === 'textarea') {
       const t = c.type;
       if (t === 'file') {

@@ -66,6 +66,15 @@ async def test_inline_clickables_are_not_folded_into_their_sentence(page: Page, 
     assert not any(el.name == "Invoice INV-00042" for el in obs.refs.values())
 
 
+async def test_an_unnamed_icon_button_is_described_by_its_markup(page: Page, server: LocalServer) -> None:
+    await page.goto(f"{server.url}/clickable.html")
+    obs = await observe(page)
+    ref = next(r for r, el in obs.refs.items() if el.role == "button" and not el.name)
+    assert line_of(obs, ref) == f"[{ref}] button (.btn.btn-danger icon fa-trash)"
+    await obs.element(ref).locator().click()
+    assert await page.locator("#log").text_content() == "trash"
+
+
 async def test_tree_and_accordion_states(page: Page, server: LocalServer) -> None:
     await page.goto(f"{server.url}/clickable.html")
     obs = await observe(page)
