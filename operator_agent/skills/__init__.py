@@ -12,6 +12,7 @@ library (generic web skills and back-office examples).
 from __future__ import annotations
 
 from operator_agent.skills._steps import Target
+from operator_agent.skills._trail import approval_callback
 from operator_agent.skills.context import ApproveCallback, SkillContext
 from operator_agent.skills.decorator import skill
 from operator_agent.skills.loader import (
@@ -38,6 +39,7 @@ __all__ = [
     "SkillSource",
     "SkillStep",
     "Target",
+    "approval_callback",
     "bundled_skills",
     "bundled_skills_dir",
     "load_skills",

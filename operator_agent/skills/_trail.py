@@ -10,16 +10,56 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from operator_agent.errors import ApprovalDeniedError
+from operator_agent.guardrails.approval import ApprovalRequest, Approver
 from operator_agent.logs import get_logger
 from operator_agent.skills.result import SkillStep
 
-__all__ = ["ApproveCallback", "Scope", "Trail"]
+__all__ = ["ApproveCallback", "Scope", "Trail", "approval_callback"]
+
+if TYPE_CHECKING:
+    from operator_agent.act import Tabs
 
 ApproveCallback = Callable[[str, str | None, dict[str, Any]], Awaitable[bool]]
 """Asks whether a step may run: ``(kind, target description, arguments) -> approved``."""
+
+
+def approval_callback(
+    approver: Approver, *, run_id: str, tabs: Tabs, step: Callable[[], int] | None = None
+) -> ApproveCallback:
+    """Adapt an :class:`~operator_agent.guardrails.approval.Approver` to a skill context's ``approve``.
+
+    Each question becomes an :class:`~operator_agent.guardrails.approval.ApprovalRequest` with the
+    page's URL and a reason naming the skill; the approver's decision answers it.
+
+    Args:
+        approver: Who decides (a console, a policy, a callback into a BPO tool).
+        run_id: The run, shown to the approver.
+        tabs: The run's tabs; the request carries the current tab's URL.
+        step: Returns the loop step the skill runs in (0 when not given).
+    """
+
+    async def approve(kind: str, target: str | None, arguments: dict[str, Any]) -> bool:
+        skill = arguments.get("skill")
+        if target == f"skill {kind}":
+            reason = f"skill '{kind}' is irreversible: it asks once, before it starts"
+        else:
+            reason = f"skill '{skill}' marks this step irreversible" if skill else "the step is irreversible"
+        request = ApprovalRequest(
+            run_id=run_id,
+            step=step() if step is not None else 0,
+            kind=kind,
+            target=target,
+            url=tabs.page.url,
+            reason=reason,
+            arguments=arguments,
+        )
+        decision = await approver.decide(request)
+        return decision.approved
+
+    return approve
 
 
 class Scope:

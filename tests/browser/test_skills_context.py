@@ -19,9 +19,10 @@ from operator_agent.errors import (
     SkillError,
     SkillFailedError,
 )
+from operator_agent.guardrails.approval import ApprovalRequest, CallbackApprover, PolicyApprover
 from operator_agent.models import ScriptedModel, reply, tool_call
 from operator_agent.models.scripted import ModelRequest
-from operator_agent.skills import SkillContext, skill
+from operator_agent.skills import SkillContext, approval_callback, skill
 from operator_agent.testing.site_server import LocalServer, serve_directory
 
 PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "pages" / "skills"
@@ -416,3 +417,36 @@ def _tabs(page: Page) -> Any:
     from operator_agent.act import ContextTabs
 
     return ContextTabs(page=page)
+
+
+async def test_an_approver_decides_through_approval_callback(widgets: Page) -> None:
+    requests: list[ApprovalRequest] = []
+
+    def decide(request: ApprovalRequest) -> bool:
+        requests.append(request)
+        return request.kind == "submit_request"
+
+    tabs = _tabs(widgets)
+    approve = approval_callback(CallbackApprover(decide), run_id="run-7", tabs=tabs, step=lambda: 3)
+    ctx = SkillContext(tabs=tabs, approve=approve)
+    assert await submit_request(ctx, title="Desks") == "submitted"
+    assert [(r.run_id, r.step, r.kind, r.url) for r in requests] == [
+        ("run-7", 3, "submit_request", widgets.url)
+    ]
+    assert requests[0].reason == "skill 'submit_request' is irreversible: it asks once, before it starts"
+    assert requests[0].arguments == {"title": "Desks"}
+    denied = SkillContext(
+        tabs=tabs, approve=approval_callback(PolicyApprover(mode="deny"), run_id="r", tabs=tabs)
+    )
+    with pytest.raises(ApprovalDeniedError):
+        await denied.click("Save", irreversible=True)
+    assert await events(widgets) == ["submitted Desks"]
+
+
+async def test_run_standalone_starts_its_own_browser(pages: LocalServer, tmp_path: Path) -> None:
+    result = await request_laptops.run_standalone(
+        start_url=f"{pages.url}/widgets.html", run_dir=tmp_path, count=5
+    )
+    assert result == {"title": "5 laptops"}
+    with pytest.raises(ConfigurationError, match="'count' is required"):
+        await request_laptops.run_standalone(start_url=f"{pages.url}/widgets.html")
