@@ -53,7 +53,10 @@ def _compact(source: str) -> str:
 
 
 _SOURCE = _compact(
-    resources.files("operator_agent.observe").joinpath("collector.js").read_text(encoding="utf-8")
+    "\n".join(
+        resources.files("operator_agent.observe").joinpath(name).read_text(encoding="utf-8")
+        for name in ("elements.js", "collector.js")
+    )
 )
 # The collector is sent once per document and kept on its window under a key that changes with its
 # source; later observations of the same document call it without sending it again. The result
