@@ -74,7 +74,7 @@ class StepRunner:
     ) -> None:
         self._tabs = tabs
         self._trail = trail
-        self._secrets = dict(secrets)
+        self._secrets = secrets
         self._run_dir = run_dir
         self._upload_dirs = tuple(Path(d) for d in upload_dirs)
         self._locate = locate

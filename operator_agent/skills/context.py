@@ -102,7 +102,8 @@ class SkillContext:
         if locate_timeout_s <= 0:
             raise ConfigurationError(f"locate_timeout_s must be positive, got {locate_timeout_s}")
         self._tabs = tabs
-        self._secrets = dict(secrets or {})
+        # Kept as given: a run's secret store resolves values (fresh TOTP codes...) when read.
+        self._secrets: Mapping[str, str] = secrets if secrets is not None else {}
         self._model = model
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._upload_dirs = tuple(Path(d) for d in upload_dirs)
@@ -223,16 +224,26 @@ class SkillContext:
             ) from None
 
     def totp(self, name: str) -> str:
-        """The current 6-digit code of the TOTP seed stored as secret ``name`` (base32).
+        """The current code of the TOTP secret ``name``.
+
+        The secret is either a base32 seed, or a secret that already yields the current code
+        (an :class:`operator_agent.secrets.TOTP` in the run's secrets).
 
         Raises:
             SkillError: If there is no such secret or it is not a valid base32 TOTP seed.
         """
         seed = self.secret(name)
+        if _is_code(seed):
+            return seed
         try:
             return pyotp.TOTP(seed.replace(" ", "")).now()
         except (ValueError, TypeError) as exc:
             raise SkillError(f'secret "{name}" is not a base32 TOTP seed ({type(exc).__name__})') from None
+
+    def _secret_values(self) -> list[str]:
+        """The secret values to hide: the ones handed out so far when the store keeps count."""
+        known = getattr(self._secrets, "known_values", None)
+        return list(known()) if callable(known) else list(self._secrets.values())
 
     # -- finding elements ----------------------------------------------------------------------
 
@@ -351,6 +362,7 @@ class SkillContext:
             SkillError: If there is no such secret or it is not a base32 TOTP seed.
             ElementNotFoundError, ActionError: As for :meth:`fill`.
         """
+        # Read now, so the code is fresh even if the executor copied the secrets long ago.
         code = self.totp(secret)
         name = f"{secret} (current code)"
         executor = ActionExecutor(
@@ -539,7 +551,7 @@ class SkillContext:
             element=element,
             instruction=instruction,
             output_type=schema,
-            redact=tuple(self._secrets.values()),
+            redact=tuple(self._secret_values()),
             on_usage=self._on_usage,
         )
         self._trail.record(
@@ -604,3 +616,8 @@ class SkillContext:
                 "without the model"
             )
         return self._model
+
+
+def _is_code(value: str) -> bool:
+    """Whether a secret's value is already a one-time code (a base32 seed is much longer)."""
+    return value.isdigit() and 6 <= len(value) <= 8

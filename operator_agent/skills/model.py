@@ -155,7 +155,7 @@ class Skill(Generic[R]):
         started = time.perf_counter()
         ok = False
         try:
-            with register_secret_values(ctx._secrets.values()):
+            with register_secret_values(ctx._secret_values()):
                 ctx.log.info("skill started", arguments=sorted(arguments))
                 if self.irreversible:
                     await ctx._trail.approve_skill(scope, self._jsonable_arguments(arguments))
@@ -203,7 +203,7 @@ class Skill(Generic[R]):
             skill=self.name,
             ok=True,
             value=jsonable,
-            message=redact_text(message, ctx._secrets.values()),
+            message=redact_text(message, ctx._secret_values()),
             steps=steps,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
@@ -269,7 +269,7 @@ class Skill(Generic[R]):
         return SkillResult(
             skill=self.name,
             ok=False,
-            message=redact_text(message, ctx._secrets.values()),
+            message=redact_text(message, ctx._secret_values()),
             error=type(exc).__name__,
             failed_step=failed,
             steps=steps,

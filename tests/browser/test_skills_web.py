@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from operator_agent.errors import SkillFailedError
+from operator_agent.secrets import TOTP, SecretStore
 from operator_agent.skills import Skill, SkillContext, SkillRegistry, bundled_skills
 from operator_agent.testing.backoffice import BackofficeSite, FaultConfig, serve_backoffice
 from operator_agent.testing.site_server import LocalServer, serve_directory
@@ -79,7 +80,9 @@ async def test_login_with_a_totp_step_signs_in(
 ) -> None:
     totp_site.reset()
     await page.goto(totp_site.url + "/tickets")
-    ctx = SkillContext.for_page(page, secrets={"pw": totp_site.credentials.password, "seed": TOTP_SEED})
+    # The run's own secret store, as the agent passes it: the TOTP secret yields a fresh code each time.
+    secrets = SecretStore({"pw": totp_site.credentials.password, "seed": TOTP(TOTP_SEED)})
+    ctx = SkillContext.for_page(page, secrets=secrets)
     result = await use(skills, "login")(
         ctx, username=totp_site.credentials.username, password_secret="pw", totp_secret="seed"
     )
