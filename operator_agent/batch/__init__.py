@@ -1,0 +1,70 @@
+"""Batches: run hundreds of items durably, exactly once, with a review queue and KPIs.
+
+The pieces, each in a module of its own:
+
+* items: :class:`BatchItem` and readers for iterables, CSV and JSON Lines (:func:`read_items`);
+* tasks: how an item runs (:class:`SkillTask`, :class:`AgentTask`, :class:`CompiledSkillTask`, or
+  anything that fits the :class:`ItemTask` protocol), with an optional idempotency check;
+* the runner: :class:`BatchRunner` (concurrency over one browser, retries, pause, cancel, resume);
+* the journal: :class:`Journal` (SQLite, WAL) with every item's state, attempts and history;
+* the review queue: :class:`ReviewQueue`;
+* KPIs and reports: :func:`batch_kpis`, :func:`write_report`; shadow runs: :func:`compare_shadow`;
+* scale-out over Celery: :mod:`operator_agent.batch.scale` (the ``scale`` extra).
+"""
+
+from __future__ import annotations
+
+from operator_agent.batch.context import ItemContext, read_form_values
+from operator_agent.batch.items import BatchItem, KeySpec, load_items, read_csv, read_items, read_jsonl
+from operator_agent.batch.journal import Journal
+from operator_agent.batch.outcome import ErrorClass, ItemOutcome, TransientItemError, classify_error
+from operator_agent.batch.pool import ContextPool, SignIn
+from operator_agent.batch.progress import BatchEvent, JsonLinesSink, ProgressBar
+from operator_agent.batch.records import (
+    BatchInfo,
+    BatchMode,
+    BatchStatus,
+    ItemEvent,
+    ItemRecord,
+    ItemState,
+    Resolution,
+    ReviewReason,
+)
+from operator_agent.batch.runner import BatchRunner, BatchSummary
+from operator_agent.batch.tasks import AgentTask, CompiledSkillTask, IdempotencyCheck, ItemTask, SkillTask
+
+__all__ = [
+    "AgentTask",
+    "BatchEvent",
+    "BatchInfo",
+    "BatchItem",
+    "BatchMode",
+    "BatchRunner",
+    "BatchStatus",
+    "BatchSummary",
+    "CompiledSkillTask",
+    "ContextPool",
+    "ErrorClass",
+    "IdempotencyCheck",
+    "ItemContext",
+    "ItemEvent",
+    "ItemOutcome",
+    "ItemRecord",
+    "ItemState",
+    "ItemTask",
+    "Journal",
+    "JsonLinesSink",
+    "KeySpec",
+    "ProgressBar",
+    "Resolution",
+    "ReviewReason",
+    "SignIn",
+    "SkillTask",
+    "TransientItemError",
+    "classify_error",
+    "load_items",
+    "read_csv",
+    "read_form_values",
+    "read_items",
+    "read_jsonl",
+]
