@@ -17,11 +17,11 @@ from ._page import dismiss, script, settle
 
 __all__ = ["FillFormResult", "fill_form", "page_errors"]
 
-# A submit button with one of these words does something that cannot be undone: ask first.
+# A submit button with one of these words does something that cannot be undone: ask first. A label
+# that also says "save" or "continue" still asks ("Save and submit").
 _IRREVERSIBLE = re.compile(
-    r"submit|send|pay|approve|reject|delete|remove|confirm|transfer|publish|purchase|order|sign|yes\b", re.I
+    r"submit|send|pay|approve|reject|delete|remove|confirm|transfer|publish|purchase|\border\b|\byes\b", re.I
 )
-_SAFE = re.compile(r"\b(save|draft|search|find|filter|apply|next|continue|preview|add)\b", re.I)
 
 
 class FillFormResult(BaseModel):
@@ -216,7 +216,7 @@ async def fill_form(
         button = locator(ctx, stamp) if stamp else await ctx.locate(role="button", name=submit)
         irreversible = submit_irreversible
         if irreversible is None:
-            irreversible = bool(_IRREVERSIBLE.search(submit)) and not _SAFE.search(submit)
+            irreversible = bool(_IRREVERSIBLE.search(submit))
         await ctx.click(button, irreversible=irreversible)
         submitted = True
         await settle(ctx, timeout_s=15)

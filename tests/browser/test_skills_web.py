@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from operator_agent.errors import SkillFailedError
+from operator_agent.errors import ApprovalDeniedError, SkillFailedError
 from operator_agent.secrets import TOTP, SecretStore
 from operator_agent.skills import Skill, SkillContext, SkillRegistry, bundled_skills
 from operator_agent.testing.backoffice import BackofficeSite, FaultConfig, serve_backoffice
@@ -188,6 +188,31 @@ async def test_fill_form_reports_unmapped_keys_and_the_pages_validation_errors(
     assert "Choose a vendor" in result.errors
     assert "Enter the due date" in result.errors
     assert site.state().count("invoice.created") == 0
+
+
+async def test_fill_form_asks_before_a_submit_button_that_commits(
+    pages: LocalServer, tab: Page, skills: SkillRegistry
+) -> None:
+    await tab.goto(pages.url + "/widgets.html")
+    asked: list[str] = []
+
+    async def deny(kind: str, target: str | None, arguments: dict[str, Any]) -> bool:
+        asked.append(str(target))
+        return False
+
+    ctx = SkillContext.for_page(tab, approve=deny)
+    record = {"Request title": "Ten chairs", "priority": "High", "rush order": True}
+    with pytest.raises(ApprovalDeniedError):
+        await use(skills, "fill_form")(ctx, record=record, submit="Submit request")
+    assert len(asked) == 1
+    assert 'button "Submit request"' in asked[0]
+    assert await tab.locator("#log li").all_inner_texts() == ["priority high", "rush true"], (
+        "filled, not submitted"
+    )
+    saved = await use(skills, "fill_form")(ctx, record={"Request title": "Ten chairs"}, submit="Save draft")
+    assert saved.submitted
+    assert len(asked) == 1, "saving a draft needs no approval"
+    assert (await tab.locator("#log li").all_inner_texts())[-1] == "draft saved"
 
 
 # -- interruptions --------------------------------------------------------------------------------------
