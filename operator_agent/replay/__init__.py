@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+from operator_agent.replay.cassette import CassetteModel
 from operator_agent.replay.compiler import CompiledSkill, CompiledStep, compile_trace
+from operator_agent.replay.har import record_har, replay_har, sanitize_har
 from operator_agent.replay.heal import heal_diff
 from operator_agent.replay.locators import (
     build_locator,

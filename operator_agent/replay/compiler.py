@@ -308,6 +308,29 @@ _KINDS: Final[frozenset[str]] = frozenset(
 assert set(ActionKind.__args__) == _KINDS | _NOT_COMPILED, "compiler and action kinds disagree"  # type: ignore[attr-defined]
 
 
+def _widen(chain: Sequence[Mapping[str, str]], params: Sequence[Param]) -> list[dict[str, str]]:
+    """Add, after each text strategy that holds a parameter's value among other words, the same
+    strategy with the value alone: replayed with another value, the other words may differ (an
+    option "Acme GmbH DE" for vendor "Acme GmbH"), and the value alone still matches as a substring.
+    """
+    widened: list[dict[str, str]] = []
+    values = [
+        p.value for p in params if p.annotation == "str" and isinstance(p.value, str) and len(p.value) >= 4
+    ]
+    for entry in chain:
+        widened.append(dict(entry))
+        for key in ("name", "label", "placeholder", "text"):
+            text = entry.get(key)
+            if text is None:
+                continue
+            for value in values:
+                if value in text and value != text:
+                    alone = {**entry, key: value}
+                    if alone not in chain and alone not in widened:
+                        widened.append(alone)
+    return widened
+
+
 def _upload_path(path: str) -> str:
     # A path of the recording machine would not exist where the skill replays: keep the file name,
     # which the skill context looks up in the run folder and its upload folders.
@@ -380,10 +403,13 @@ def render_module(
     sub = Substitution(params)
     body: list[str] = []
     for step in steps:
+        step.locators = _widen(step.locators, params)
         body += layout.render(_step_node(step, sub), indent=4)
     used = [p for p in params if p.name in sub.used]
     summary = " ".join(task.split())
     first = textwrap.shorten(summary, width=max(40, line_length - 8), placeholder="...")
+    if not first.endswith((".", "!", "?")):
+        first += "."
     doc = [f'    """{_docstring(first, 0)[0]}', ""]
     doc += _docstring(
         textwrap.fill(
@@ -477,11 +503,12 @@ def _skill_md(
         "operator-agent replay {this folder} " + " ".join(f"--param {p.name}=..." for p in params),
         "```",
         "",
-        "or from Python:",
+        "or from Python, on a `SkillContext` (see `operator_agent.skills`):",
         "",
         "```python",
-        f"from {source.removesuffix('.py')} import {name}  # loaded with operator_agent.skills.load_skills",
+        "from operator_agent.skills import load_skills",
         "",
+        f'{name} = load_skills("path/to/this/folder").get("{name}")',
         f"await {name}(ctx" + "".join(f", {p.name}=..." for p in params) + ")",
         "```",
         "",
