@@ -171,8 +171,17 @@ class Skill(Generic[R]):
                 ctx._trail.record("skill", self.name, ok, "done" if ok else "failed", started)
 
     async def run(self, ctx: SkillContext, arguments: Mapping[str, Any]) -> SkillResult:
-        """Run with arguments given as a mapping and report a :class:`SkillResult` (never raises
-        for invalid arguments or the skill's own failure)."""
+        """Run with arguments given as a mapping, and report how it went.
+
+        Args:
+            ctx: The skill context.
+            arguments: The skill's arguments (validated first).
+
+        Returns:
+            A :class:`SkillResult`. Invalid arguments and the skill's own failures (typed errors,
+            Playwright errors, even a bug in the skill) come back with ``ok=False``; only
+            cancellation propagates.
+        """
         started = time.perf_counter()
         first = len(ctx._trail.steps)
         try:
