@@ -206,6 +206,7 @@ class _Seq:
     open: str
     items: tuple[Any, ...]
     close: str
+    explode: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,9 +220,12 @@ def keyword_arg(name: str, value: Any) -> _Prefixed:
     return _Prefixed(f"{name}=", value)
 
 
-def seq(open_: str, items: Sequence[Any], close: str) -> _Seq:
-    """A bracketed sequence of items (each a source string or another sequence)."""
-    return _Seq(open_, tuple(items), close)
+def seq(open_: str, items: Sequence[Any], close: str, *, explode: bool = False) -> _Seq:
+    """A bracketed sequence of items (each a source string or another sequence).
+
+    With ``explode`` it is laid out one item per line even when it would fit on one.
+    """
+    return _Seq(open_, tuple(items), close, explode)
 
 
 def call(function: str, items: Sequence[Any]) -> _Seq:
@@ -235,7 +239,8 @@ def chain_source(chain: Sequence[Mapping[str, str]], substitution: Substitution)
     for entry in chain:
         pairs = [f"{quote(key)}: {substitution.source(value)}" for key, value in entry.items()]
         entries.append(seq("{", pairs, "}"))
-    return seq("[", entries, "]")
+    # One strategy per line, always: a chain reads as a list, and a heal's diff shows line by line.
+    return seq("[", entries, "]", explode=len(entries) > 1)
 
 
 class Layout:
@@ -263,7 +268,7 @@ class Layout:
             return self.render(node.node, indent=indent, prefix=prefix + node.prefix, suffix=suffix)
         pad = " " * indent
         flat = f"{pad}{prefix}{self.flat(node)}{suffix}"
-        if isinstance(node, str) or len(flat) <= self.line_length or not node.items:
+        if isinstance(node, str) or not node.items or (len(flat) <= self.line_length and not node.explode):
             return [flat]
         lines = [f"{pad}{prefix}{node.open}"]
         for item in node.items:

@@ -463,7 +463,8 @@ def render_module(
         f"{name}: compiled from run {run_id} of operator-agent. Review it like any code; when a replay "
         "heals a step, `operator-agent replay --write-heals` proposes the updated locators as a diff.",
         width=line_length,
-    )
+        initial_indent="   ",
+    )[3:]
     lines = [
         '"""' + _docstring(module_doc, 0)[0],
         *_docstring(module_doc, 0)[1:],
