@@ -66,7 +66,8 @@ def test_steps_keep_chains_postconditions_and_irreversible_flags(trace: Path, tm
     kinds = [s.kind for s in compiled.steps]
     assert kinds[0] == "navigate"
     assert compiled.steps[0].arguments["url"] == "/invoices/new"  # relative: replays on any port
-    assert kinds.count("fill") == 10 and kinds.count("click") == 4
+    assert kinds.count("fill") == 10
+    assert kinds.count("click") == 4
     sign_in = next(s for s in compiled.steps if s.intent.startswith('click button "Sign in"'))
     assert sign_in.expect == {"url": "/invoices/new"}
     assert sign_in.locators[0] == {"role": "button", "name": "Sign in"}
@@ -79,7 +80,8 @@ def test_steps_keep_chains_postconditions_and_irreversible_flags(trace: Path, tm
     assert not any(s.irreversible for s in compiled.steps if s.kind == "fill")
     code = compiled.module.read_text()
     assert code.count("irreversible=True") == 2
-    assert "time.sleep" not in code and "asyncio.sleep" not in code
+    assert "time.sleep" not in code
+    assert "asyncio.sleep" not in code
 
 
 def test_generated_code_is_formatted_lint_clean_and_loads_as_a_skill(trace: Path, tmp_path: Path) -> None:

@@ -37,13 +37,10 @@ def skill_file(tmp_path: Path) -> Path:
 
 
 def _step_number(source: str, text: str) -> int:
+    """The number of the step whose intent (second argument) holds ``text``."""
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            if (
-                len(node.args) > 1
-                and isinstance(node.args[1], ast.Constant)
-                and text in str(node.args[1].value)
-            ):
+        if isinstance(node, ast.Call) and len(node.args) > 1 and isinstance(node.args[0], ast.Constant):
+            if text in ast.unparse(node.args[1]):
                 return int(node.args[0].value)
     raise AssertionError(f"no step with {text!r}")
 
@@ -56,7 +53,8 @@ def test_a_heal_becomes_a_reviewable_diff_and_the_file_is_untouched(skill_file: 
     diff = heal_diff([_heal(skill_file, step, proposed)])
 
     assert skill_file.read_text() == before
-    assert diff.startswith("--- a/") and "+++ b/" in diff
+    assert diff.startswith("--- a/")
+    assert "+++ b/" in diff
     assert '+            {"role": "textbox", "name": "Invoice no."},' in diff
     assert '-            {"role": "textbox", "name": "Invoice number"},' in diff
     # Applying the diff gives code that still parses and is still formatted.
@@ -72,7 +70,7 @@ def test_a_heal_becomes_a_reviewable_diff_and_the_file_is_untouched(skill_file: 
 
 def test_parameter_values_in_a_healed_chain_are_written_as_parameters(skill_file: Path) -> None:
     source = skill_file.read_text()
-    step = _step_number(source, "option")
+    step = _step_number(source, "click option")
     proposed = [{"role": "option", "name": "Globex Ltd FR"}, {"text": "Globex Ltd"}]
 
     new, _ = apply_heals(source, [_heal(skill_file, step, proposed, vendor="Globex Ltd")])
@@ -90,7 +88,8 @@ def test_the_last_heal_of_a_step_wins_and_unknown_steps_are_noted(skill_file: Pa
 
     new, notes = apply_heals(source, [first, second, lost])
 
-    assert '{"label": "Internal notes"}' in new and '{"label": "Memo"}' not in new
+    assert '{"label": "Internal notes"}' in new
+    assert '{"label": "Memo"}' not in new
     assert notes == ["step 99: no `locators=` argument found for it in the file; heal not placed"]
     assert "step 99" in heal_diff([lost])
 
