@@ -39,9 +39,9 @@ def skill_file(tmp_path: Path) -> Path:
 def _step_number(source: str, text: str) -> int:
     """The number of the step whose intent (second argument) holds ``text``."""
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and len(node.args) > 1 and isinstance(node.args[0], ast.Constant):
-            if text in ast.unparse(node.args[1]):
-                return int(node.args[0].value)
+        is_step = isinstance(node, ast.Call) and len(node.args) > 1 and isinstance(node.args[0], ast.Constant)
+        if is_step and text in ast.unparse(node.args[1]):  # type: ignore[attr-defined]
+            return int(node.args[0].value)  # type: ignore[attr-defined]
     raise AssertionError(f"no step with {text!r}")
 
 
