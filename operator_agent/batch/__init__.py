@@ -17,6 +17,7 @@ from __future__ import annotations
 from operator_agent.batch.context import ItemContext, read_form_values
 from operator_agent.batch.items import BatchItem, KeySpec, load_items, read_csv, read_items, read_jsonl
 from operator_agent.batch.journal import Journal
+from operator_agent.batch.kpis import BatchComparison, BatchKpis, batch_kpis, compare_batches
 from operator_agent.batch.outcome import ErrorClass, ItemOutcome, TransientItemError, classify_error
 from operator_agent.batch.pool import ContextPool, SignIn
 from operator_agent.batch.progress import BatchEvent, JsonLinesSink, ProgressBar
@@ -30,15 +31,21 @@ from operator_agent.batch.records import (
     Resolution,
     ReviewReason,
 )
+from operator_agent.batch.report import BatchReport, build_report, render_html, write_report
+from operator_agent.batch.review import ReviewEntry, ReviewQueue
 from operator_agent.batch.runner import BatchRunner, BatchSummary
+from operator_agent.batch.shadow import ShadowComparison, compare_shadow
 from operator_agent.batch.tasks import AgentTask, CompiledSkillTask, IdempotencyCheck, ItemTask, SkillTask
 
 __all__ = [
     "AgentTask",
+    "BatchComparison",
     "BatchEvent",
     "BatchInfo",
     "BatchItem",
+    "BatchKpis",
     "BatchMode",
+    "BatchReport",
     "BatchRunner",
     "BatchStatus",
     "BatchSummary",
@@ -57,14 +64,23 @@ __all__ = [
     "KeySpec",
     "ProgressBar",
     "Resolution",
+    "ReviewEntry",
+    "ReviewQueue",
     "ReviewReason",
+    "ShadowComparison",
     "SignIn",
     "SkillTask",
     "TransientItemError",
+    "batch_kpis",
+    "build_report",
     "classify_error",
+    "compare_batches",
+    "compare_shadow",
     "load_items",
     "read_csv",
     "read_form_values",
     "read_items",
     "read_jsonl",
+    "render_html",
+    "write_report",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,7 @@ class ItemContext:
         *,
         secrets: Mapping[str, str] | None = None,
         model: Any = None,
+        upload_dirs: Sequence[str | Path] = (),
         action_timeout_s: float = 10,
         locate_timeout_s: float = 8,
     ) -> SkillContext:
@@ -171,6 +172,7 @@ class ItemContext:
             approve=self.approve,
             model=model,
             run_dir=self.item_dir,
+            upload_dirs=upload_dirs,
             action_timeout_s=action_timeout_s,
             locate_timeout_s=locate_timeout_s,
             run_id=self.run_id,

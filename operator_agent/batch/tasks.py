@@ -108,6 +108,7 @@ class SkillTask:
         already_done: The idempotency check (see the module docstring).
         sign_in: Signs a fresh context in (see :class:`~operator_agent.batch.ContextPool`).
         input_model: A pydantic model the item's data must fit before the skill runs.
+        upload_dirs: Folders the skill may upload files from (besides the item's own folder).
         action_timeout_s: The time budget of one step.
     """
 
@@ -125,6 +126,7 @@ class SkillTask:
         already_done: IdempotencyCheck | None = None,
         sign_in: SignIn | None = None,
         input_model: type[BaseModel] | None = None,
+        upload_dirs: Sequence[str | Path] = (),
         action_timeout_s: float = 10,
     ) -> None:
         if not isinstance(skill, Skill):
@@ -138,6 +140,7 @@ class SkillTask:
         self.already_done = already_done
         self.sign_in = sign_in
         self.input_model = input_model
+        self._upload_dirs = [Path(d) for d in upload_dirs]
         self._action_timeout_s = action_timeout_s
 
     @property
@@ -170,7 +173,10 @@ class SkillTask:
         arguments = self.arguments_for(item)
         await self.open_start_page(ctx)
         skill_ctx = ctx.skill_context(
-            secrets=self._secrets, model=self._model, action_timeout_s=self._action_timeout_s
+            secrets=self._secrets,
+            model=self._model,
+            upload_dirs=self._upload_dirs,
+            action_timeout_s=self._action_timeout_s,
         )
         try:
             value = await self.skill(skill_ctx, **arguments)
@@ -363,6 +369,7 @@ class CompiledSkillTask(SkillTask):
         already_done: IdempotencyCheck | None = None,
         sign_in: SignIn | None = None,
         input_model: type[BaseModel] | None = None,
+        upload_dirs: Sequence[str | Path] = (),
         action_timeout_s: float = 10,
     ) -> None:
         super().__init__(
@@ -374,6 +381,7 @@ class CompiledSkillTask(SkillTask):
             already_done=already_done,
             sign_in=sign_in,
             input_model=input_model,
+            upload_dirs=upload_dirs,
             action_timeout_s=action_timeout_s,
         )
         self.fallback = fallback
