@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -144,8 +145,12 @@ class ScriptedOperator:
                     reason="submit the invoice for payment",
                 )
             ]
-        if self._submitted and INVOICE_NUMBER in outline:
-            return [tool_call("done", output=self._summary(), confidence=0.95, summary="invoice submitted")]
+        if self._submitted:
+            on_detail_page = re.search(r"^url: \S+/invoices/\d+", outline, re.M) is not None
+            if on_detail_page and INVOICE_NUMBER in outline:
+                return [tool_call("done", output=self._summary(), confidence=0.95, summary="submitted")]
+            if "/invoices/new" in outline.split("\n", 1)[0]:
+                return [tool_call("wait_for", state="network_idle", timeout_s=10, reason="still sending")]
         if ("textbox", "Invoice number") in names:
             options = [e for e in elements(outline) if e.role == "option" and e.name.startswith(VENDOR)]
             if options:

@@ -3,9 +3,9 @@
 Every request of a browser context (navigations, sub-resources, XHR/fetch, popups and
 ``window.open``, meta refresh, redirects of pages and frames) is checked against the allowlist
 before it leaves the browser; anything else is aborted and recorded, so the run can report it to
-the model and the trace. Known limit: a redirect answered to a sub-resource request (an image, a
-script) is followed by the browser without being routed; sub-resource requests to other hosts are
-still blocked when the page makes them directly.
+the model and the trace. Known limits: a redirect answered to a sub-resource request (an image, a
+script) or to a form POST is followed by the browser without being routed (requests the page makes
+to other hosts directly are still blocked).
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ class DomainAllowlist:
     async def install(self, context: BrowserContext) -> None:
         """Route every request of ``context`` through the allowlist.
 
-        Playwright does not route the requests a redirect leads to, so navigation requests (pages
-        and frames) are fetched here without following redirects: a redirect to a host outside the
+        Playwright does not route the requests a redirect leads to, so GET navigations (pages and
+        frames) are fetched here without following redirects: a redirect to a host outside the
         allowlist is blocked before the browser follows it.
         """
 
@@ -87,7 +87,9 @@ class DomainAllowlist:
                 self._block(request.url, "host not allowed")
                 await route.abort("blockedbyclient")
                 return
-            if not request.is_navigation_request():
+            # A request with a body (a form POST with files) cannot be replayed faithfully by
+            # route.fetch: the browser does not hand over uploaded file contents.
+            if not request.is_navigation_request() or request.method not in ("GET", "HEAD"):
                 await route.fallback()
                 return
             try:
