@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from operator_agent.batch.context import ItemContext
 from operator_agent.batch.outcome import ErrorClass, ItemOutcome, TransientItemError, classify_error
@@ -139,9 +139,9 @@ class ItemProcessor:
         flight = _Flight(item=item, maybe_done=item.irreversible_at is not None, check_first=item.needs_check)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(left),
-            wait=wait_exponential_jitter(
-                initial=self.backoff_s, max=self.max_backoff_s, jitter=self.backoff_s / 2
-            ),
+            # Doubling delays with jitter, so workers hit by the same outage do not retry in step.
+            wait=wait_exponential(multiplier=self.backoff_s, max=self.max_backoff_s)
+            + wait_random(0, self.backoff_s / 2),
             retry=retry_if_exception(lambda exc: self._classify(exc) == "transient"),
             before_sleep=lambda state: self._note_retry(
                 key, state.outcome.exception() if state.outcome else None
