@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -114,7 +114,8 @@ class ActionExecutor:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, got {max_attempts}")
         self._tabs = tabs
-        self._secrets = dict(secrets or {})
+        # Kept as given: a SecretStore resolves TOTP codes and providers when a field is filled.
+        self._secrets: Mapping[str, str] = secrets if secrets is not None else {}
         self._upload_dirs = tuple(Path(d) for d in upload_dirs)
         self._timeout_s = float(action_timeout_s)
         self._max_attempts = max_attempts
@@ -205,6 +206,11 @@ class ActionExecutor:
             executed=False,
         )
 
+    def _known_secret_values(self) -> Iterable[str]:
+        """The secret values to hide, without resolving providers (a store knows what it handed out)."""
+        known = getattr(self._secrets, "known_values", None)
+        return known() if callable(known) else self._secrets.values()
+
     def _tracker(self, page: Page) -> NetworkTracker:
         tracker = self._trackers.get(page)
         if tracker is None:
@@ -214,7 +220,7 @@ class ActionExecutor:
     async def _run(self, action: Action, refs: RefMap) -> tuple[ActionOutcome, PageChange | None]:
         start = time.perf_counter()
         change: PageChange | None = None
-        with register_secret_values(self._secrets.values()):
+        with register_secret_values(self._known_secret_values()):
             if isinstance(action, Extract | TerminalAction):
                 result = StepResult(
                     ok=False,
@@ -268,7 +274,7 @@ class ActionExecutor:
     def _finish(
         self, action: Action, result: StepResult, start: float, change: PageChange | None, url: str
     ) -> ActionOutcome:
-        secrets = list(self._secrets.values())
+        secrets = list(self._known_secret_values())
         effects = change.effects() if change is not None else []
         # navigate, go_back and switch_tab already say where the tab is.
         effects = [

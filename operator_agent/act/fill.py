@@ -56,9 +56,12 @@ _OPTIONS_JS = """
       ids.push(...(n.getAttribute(attr) || '').split(/\\s+/));
     }
   }
-  const roots = [...new Set(ids.filter(Boolean))].map((id) => document.getElementById(id)).filter(Boolean);
+  // Ids resolve in the field's own tree: a combobox inside a shadow root lists options there.
+  const home = t.getRootNode ? t.getRootNode() : document;
+  const byId = (id) => (home.getElementById ? home.getElementById(id) : null) || document.getElementById(id);
+  const roots = [...new Set(ids.filter(Boolean))].map(byId).filter(Boolean);
   let options = [];
-  for (const root of (roots.length ? roots : [document])) {
+  for (const root of (roots.length ? roots : (home === document ? [document] : [home, document]))) {
     options.push(...root.querySelectorAll('[role="option"]'));
   }
   options = options.filter(visible);
