@@ -64,15 +64,16 @@ _SOURCE = _compact(
 _FN_KEY = f"{REGISTRY_KEY}Fn{hashlib.sha1(_SOURCE.encode()).hexdigest()[:12]}"
 _FAST_FN = """(o) => {
   const f = window[o.fnKey];
-  return typeof f === 'function' ? JSON.stringify(f(document, o)) : null;
+  return typeof f === 'function' ? f(document, o) : null;
 }"""
 _PAGE_FN = (
     "(o) => {\n"
     + _SOURCE
-    + "\ntry { Object.defineProperty(window, o.fnKey, { value: collect, configurable: true }); } catch (e) {}"
-    + "\nreturn JSON.stringify(collect(document, o));\n}"
+    + "\ntry { Object.defineProperty(window, o.fnKey, { value: collectJson, configurable: true }); }"
+    + " catch (e) {}"
+    + "\nreturn collectJson(document, o);\n}"
 )
-_ELEMENT_FN = "(el, o) => {\n" + _SOURCE + "\nreturn JSON.stringify(collect(el, o));\n}"
+_ELEMENT_FN = "(el, o) => {\n" + _SOURCE + "\nreturn collectJson(el, o);\n}"
 
 _MAP_FN = """(el, [key, slot]) => {
   const reg = window[key];

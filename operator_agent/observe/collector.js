@@ -638,3 +638,17 @@ function collect(root, o) {
     },
   };
 }
+
+// The result as JSON, immune to pages that patch prototypes (old Prototype.js adds
+// Array.prototype.toJSON, which would turn every nested array into a string).
+function collectJson(root, o) {
+  const result = collect(root, o);
+  const protos = [Array.prototype, Object.prototype, String.prototype];
+  const saved = protos.map((p) => Object.getOwnPropertyDescriptor(p, 'toJSON'));
+  saved.forEach((d, i) => d && delete protos[i].toJSON);
+  try {
+    return JSON.stringify(result);
+  } finally {
+    saved.forEach((d, i) => d && Object.defineProperty(protos[i], 'toJSON', d));
+  }
+}

@@ -188,3 +188,13 @@ async def test_a_page_that_breaks_the_installed_collector_is_still_observed(
     assert replaced == 1
     second = await observe(page)
     assert second.text == first.text
+
+
+async def test_a_page_that_patches_json_prototypes_is_still_observed(page: Page, server: LocalServer) -> None:
+    # Old Prototype.js pages define Array.prototype.toJSON, which breaks plain JSON.stringify.
+    await page.goto(f"{server.url}/form.html")
+    clean = await observe(page)
+    await page.evaluate("Array.prototype.toJSON = function () { return 'not an array'; }")
+    patched = await observe(page)
+    assert patched.text == clean.text
+    assert await page.evaluate("[1].toJSON()") == "not an array"
