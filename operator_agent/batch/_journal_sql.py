@@ -98,8 +98,12 @@ def owner_id() -> str:
 
 
 def owner_is_alive(owner: str) -> bool:
-    """Whether a claim owner may still be working: always true for another host (its lease decides)."""
-    host, _, pid = owner.rpartition(":")
+    """Whether a claim owner (``host:pid`` or ``host:pid:token``) may still be working.
+
+    For another host it is always true: only its lease can tell.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:

@@ -130,7 +130,9 @@ async def test_invalid_input_never_runs_and_says_which_field(tmp_path: Path) -> 
     task = FakeTask()
     task.input_model = Row  # type: ignore[attr-defined]
     runner = _runner(tmp_path, task)
-    await runner.run(load_items([{"key": "a", "amount": -5}, {"key": "b", "amount": 3}], key="key"), batch_id="b")
+    await runner.run(
+        load_items([{"key": "a", "amount": -5}, {"key": "b", "amount": 3}], key="key"), batch_id="b"
+    )
     bad = runner.journal.item("b", "a")
     assert (bad.state, bad.review_reason) == ("needs_review", "invalid_input")
     assert bad.reason == "the item's data is invalid: amount: Input should be greater than 0"
@@ -155,7 +157,9 @@ async def test_a_batch_id_is_bound_to_its_task_and_items(tmp_path: Path) -> None
     with pytest.raises(BatchError, match=r"exists for task 'fake' \(live\)"):
         await _runner(tmp_path, other).run(load_items([{"key": "a"}], key="key"), batch_id="b")
     with pytest.raises(BatchError, match=r"already holds items a with different data"):
-        await _runner(tmp_path, FakeTask()).run(load_items([{"key": "a", "fail_times": 1}], key="key"), batch_id="b")
+        await _runner(tmp_path, FakeTask()).run(
+            load_items([{"key": "a", "fail_times": 1}], key="key"), batch_id="b"
+        )
 
 
 def _crashed(journal: Journal, batch_id: str, key: str, *, irreversible: bool) -> None:
@@ -188,7 +192,9 @@ async def test_an_item_interrupted_after_its_effect_is_found_done_and_not_redone
     assert events[-5:] == ["orphaned", "claimed", "attempt", "idempotency_check", "completed"]
 
 
-async def test_without_an_idempotency_check_an_item_cut_after_approval_goes_to_a_person(tmp_path: Path) -> None:
+async def test_without_an_idempotency_check_an_item_cut_after_approval_goes_to_a_person(
+    tmp_path: Path,
+) -> None:
     task = FakeTask(check=False)
     runner = _runner(tmp_path, task)
     runner.journal.create_batch("b", task="fake")
@@ -221,7 +227,9 @@ async def test_approvals_are_timed_counted_and_journalled_before_the_effect(tmp_
             seen_states.append(runner.journal.item("b", request.values["number"]).state)
             await asyncio.sleep(0.05)
             approved = request.values["number"] != "no"
-            return ApprovalDecision(approved=approved, reason="" if approved else "wrong IBAN", decided_by="dana")
+            return ApprovalDecision(
+                approved=approved, reason="" if approved else "wrong IBAN", decided_by="dana"
+            )
 
     task = FakeTask()
     runner = _runner(tmp_path, task, approver=Person())
@@ -278,7 +286,9 @@ async def test_cancel_interrupts_and_hands_items_back_for_a_check(tmp_path: Path
             raise AssertionError("cancel did not interrupt")
 
     runner = _runner(tmp_path, Stuck(), concurrency=2)
-    summary = await asyncio.wait_for(runner.run(load_items([{"key": "a"}, {"key": "b"}], key="key"), batch_id="b"), 20)
+    summary = await asyncio.wait_for(
+        runner.run(load_items([{"key": "a"}, {"key": "b"}], key="key"), batch_id="b"), 20
+    )
     assert summary.status == "cancelled"
     items = runner.journal.items("b")
     assert [(i.state, i.needs_check) for i in items] == [("pending", True), ("pending", True)]
