@@ -21,7 +21,10 @@ class Invoice(BaseModel):
 
 def test_models_and_mappings_become_json_items_keyed_by_a_field() -> None:
     items = load_items(
-        [Invoice(number="A-1", amount=Decimal("10.50"), due=date(2026, 10, 31)), {"number": "A-2", "amount": 3}],
+        [
+            Invoice(number="A-1", amount=Decimal("10.50"), due=date(2026, 10, 31)),
+            {"number": "A-2", "amount": 3},
+        ],
         key="number",
         source="api",
     )
@@ -43,7 +46,9 @@ def test_a_repeated_key_becomes_a_duplicate_item_pointing_at_the_first() -> None
 
 
 def test_a_missing_key_names_the_item_and_its_fields() -> None:
-    with pytest.raises(ConfigurationError, match=r"item:2 has no value for its key field 'n'; its fields are: m"):
+    with pytest.raises(
+        ConfigurationError, match=r"item:2 has no value for its key field 'n'; its fields are: m"
+    ):
         load_items([{"n": "A"}, {"m": "B"}], key="n")
 
 

@@ -49,15 +49,15 @@ def test_the_queue_lists_unresolved_items_and_resolutions_are_journalled(tmp_pat
     assert [i.key for i in queue.list("b")] == ["b", "c", "d"]
     entry = queue.show("b", "b")
     text = entry.describe()
-    assert (
-        "review reason: rejected_by_site" in text and "error     : ItemRejectedError: Unknown vendor" in text
-    )
+    assert "review reason: rejected_by_site" in text
+    assert "error     : ItemRejectedError: Unknown vendor" in text
     accepted = queue.resolve("b", "b", resolution="accepted", by="dana", note="checked the PDF")
     assert (accepted.state, accepted.resolution, accepted.resolved_by) == ("completed", "accepted", "dana")
     retried = queue.resolve("b", "c", resolution="retry", by="dana", data={"key": "c", "vendor": "Acme"})
     assert (retried.state, retried.attempts, retried.data["vendor"]) == ("pending", 0, "Acme")
     skipped = queue.resolve("b", "d", resolution="skipped", by="lee", note="duplicate of last month")
-    assert skipped.state == "needs_review" and not skipped.in_review
+    assert skipped.state == "needs_review"
+    assert not skipped.in_review
     assert queue.list("b") == []
     events = [e for e in journal.events("b") if e.event == "resolved"]
     assert [(e.key, e.detail["resolution"], e.detail["by"]) for e in events] == [
@@ -115,7 +115,8 @@ def test_kpis_count_outcomes_times_and_model_use(tmp_path: Path) -> None:
     assert k.errors_by_kind == {"ItemRejectedError": 1, "SiteError": 1}
     assert (k.time_p50_s, k.time_p95_s) == (2.5, 3.85)
     assert (k.model_requests, k.model_requests_per_item, k.tokens_per_item) == (8, 1.6, 88.0)
-    assert k.cost_usd == pytest.approx(0.04) and k.cost_per_item_usd == pytest.approx(0.008)
+    assert k.cost_usd == pytest.approx(0.04)
+    assert k.cost_per_item_usd == pytest.approx(0.008)
     ReviewQueue(journal=journal).resolve("b", "c", resolution="accepted", by="dana")
     k = batch_kpis(journal, "b")
     assert (k.completed, k.completed_without_person, k.straight_through_rate) == (3, 2, 0.4)
@@ -137,7 +138,8 @@ def test_a_drop_in_completion_raises_the_drift_alert(tmp_path: Path) -> None:
         {**dict.fromkeys("abcdefg", "completed"), "h": "failed", "i": "failed", "j": "failed"},
     )
     calm = compare_batches(journal, "2026-09", alert_below=0.85)
-    assert calm.alerts == [] and [b.batch_id for b in calm.earlier] == ["2026-08"]
+    assert calm.alerts == []
+    assert [b.batch_id for b in calm.earlier] == ["2026-08"]
     drift = compare_batches(journal, "2026-10", alert_below=0.85, drift_tolerance=0.1)
     assert drift.completion_rate_change == pytest.approx(-0.25)
     assert drift.alerts == [
@@ -158,7 +160,8 @@ def test_the_report_is_json_and_one_self_contained_html_page(tmp_path: Path) -> 
     assert [r["key"] for r in payload["review"]] == ["b", "c"]
     html = html_path.read_text()
     assert html.count("<svg") == 5, "outcomes, time histogram, review reasons, errors, trend"
-    assert 'role="alert"' in html and "Completion rate by batch" in html
+    assert 'role="alert"' in html
+    assert "Completion rate by batch" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external asset"
     assert "<script" not in html
     assert report.kpis.batch_id == "2026-10"
@@ -190,7 +193,8 @@ def test_shadow_results_are_compared_with_human_results_after_normalising(tmp_pa
     assert result.mismatches == [
         {"key": "B", "differences": {"amount": {"machine": "99.00", "reference": "98.00"}}}
     ]
-    assert result.missing == ["C"] and result.extra == []
+    assert result.missing == ["C"]
+    assert result.extra == []
 
 
 def test_normalise() -> None:

@@ -145,9 +145,11 @@ async def test_rerunning_a_finished_batch_runs_nothing_again(tmp_path: Path) -> 
     await _runner(tmp_path, task, max_attempts=2).run(items, batch_id="b")
     again = await _runner(tmp_path, task, max_attempts=2).run(items, batch_id="b")
     assert task.calls == {"a": 1, "b": 2}
-    assert again.counts["completed"] == 1 and again.counts["failed"] == 1
+    assert again.counts["completed"] == 1
+    assert again.counts["failed"] == 1
     resumed = await _runner(tmp_path, task).resume("b")
-    assert task.calls == {"a": 1, "b": 2} and resumed.status == "finished"
+    assert task.calls == {"a": 1, "b": 2}
+    assert resumed.status == "finished"
 
 
 async def test_a_batch_id_is_bound_to_its_task_and_items(tmp_path: Path) -> None:
@@ -167,7 +169,8 @@ def _crashed(journal: Journal, batch_id: str, key: str, *, irreversible: bool) -
     journal.add_items(batch_id, load_items([{"key": key}], key="key"))
     dead = f"{socket.gethostname()}:999999999"
     claimed = journal.claim(batch_id, owner=dead, lease_s=300)
-    assert claimed is not None and claimed.key == key
+    assert claimed is not None
+    assert claimed.key == key
     journal.start_attempt(batch_id, key)
     if irreversible:
         journal.note_approval(batch_id, key, approved=True, human=False, wait_s=0.1, irreversible=True)
@@ -183,7 +186,8 @@ async def test_an_item_interrupted_after_its_effect_is_found_done_and_not_redone
     summary = await runner.resume("b")
     assert summary.counts["completed"] == 2
     done = runner.journal.item("b", "done-before-crash")
-    assert done.recovered and done.attempts == 2
+    assert done.recovered
+    assert done.attempts == 2
     assert "found done on the site by the idempotency check" in done.reason
     assert task.calls == {"cut-before-effect": 1}, "only the item without an effect runs again"
     assert task.effects == {"done-before-crash": 1, "cut-before-effect": 1}
@@ -216,7 +220,8 @@ async def test_a_live_workers_items_are_not_taken_over(tmp_path: Path) -> None:
     runner.journal.claim("b", owner="other-host:1", lease_s=300)
     summary = await runner.resume("b")
     assert task.calls == {"free": 1}
-    assert summary.status == "paused" and summary.counts["running"] == 1
+    assert summary.status == "paused"
+    assert summary.counts["running"] == 1
 
 
 async def test_approvals_are_timed_counted_and_journalled_before_the_effect(tmp_path: Path) -> None:
@@ -238,7 +243,8 @@ async def test_approvals_are_timed_counted_and_journalled_before_the_effect(tmp_
     assert seen_states == ["awaiting_approval", "awaiting_approval"]
     yes, no = runner.journal.item("b", "yes"), runner.journal.item("b", "no")
     assert (yes.state, yes.approvals, yes.human_approvals) == ("completed", 1, 1)
-    assert yes.irreversible_at is not None and no.irreversible_at is None
+    assert yes.irreversible_at is not None
+    assert no.irreversible_at is None
     assert yes.approval_wait_s >= 0.05
     assert (no.state, no.review_reason, no.reason) == ("needs_review", "denied", "wrong IBAN")
     assert task.effects == {"yes": 1}
@@ -249,9 +255,11 @@ async def test_shadow_mode_captures_instead_of_asking(tmp_path: Path) -> None:
     runner = _runner(tmp_path, task, approver=PolicyApprover(mode="approve"))
     await runner.run(load_items([{"key": "a", "approve_step": True}], key="key"), batch_id="s", mode="shadow")
     item = runner.journal.item("s", "a")
-    assert item.state == "completed" and task.effects == {}
+    assert item.state == "completed"
+    assert task.effects == {}
     assert item.output["would_submit"]["values"] == {"number": "a"}
-    assert item.human_approvals == 0 and item.irreversible_at is None
+    assert item.human_approvals == 0
+    assert item.irreversible_at is None
 
 
 async def test_pause_lets_items_under_way_finish_and_resume_continues(tmp_path: Path) -> None:
@@ -275,7 +283,8 @@ async def test_pause_lets_items_under_way_finish_and_resume_continues(tmp_path: 
     assert task.calls == {"first": 1}
     assert runner.journal.batch("b").status == "paused"
     summary = await runner.resume("b")
-    assert summary.status == "finished" and task.calls == {"first": 1, "second": 1, "third": 1}
+    assert summary.status == "finished"
+    assert task.calls == {"first": 1, "second": 1, "third": 1}
 
 
 async def test_cancel_interrupts_and_hands_items_back_for_a_check(tmp_path: Path) -> None:
@@ -299,11 +308,14 @@ async def test_events_carry_counts_rate_and_eta(tmp_path: Path) -> None:
     runner = _runner(tmp_path, FakeTask(), on_event=[events.append])
     await runner.run(load_items([{"key": str(n)} for n in range(4)], key="key"), batch_id="b")
     kinds = [e.kind for e in events]
-    assert kinds[0] == "batch_started" and kinds[-1] == "batch_stopped"
+    assert kinds[0] == "batch_started"
+    assert kinds[-1] == "batch_stopped"
     assert kinds.count("item_finished") == 4
     last = [e for e in events if e.kind == "item_finished"][-1]
-    assert last.counts["completed"] == 4 and last.total == 4
-    assert last.rate_per_min is not None and last.eta_s == 0
+    assert last.counts["completed"] == 4
+    assert last.total == 4
+    assert last.rate_per_min is not None
+    assert last.eta_s == 0
 
 
 def test_settings_are_checked() -> None:
