@@ -59,7 +59,12 @@ def load_task(spec: str) -> Any:
     if isinstance(value, Skill):
         return SkillTask(value)
     if not isinstance(value, ItemTask) and callable(value):
-        value = value()
+        try:
+            value = value()
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"{spec} is not a batch task, nor a factory without arguments: {exc}"
+            ) from None
         if isinstance(value, Skill):
             return SkillTask(value)
     if not isinstance(value, ItemTask):
