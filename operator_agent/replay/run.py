@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +31,15 @@ from operator_agent.errors import (
     OperatorAgentError,
     SkillLoadError,
 )
-from operator_agent.guardrails.approval import ApprovalRequest, Approver, PolicyApprover
+from operator_agent.guardrails.approval import Approver, PolicyApprover
 from operator_agent.guardrails.policy import Policy
 from operator_agent.logs import get_logger, register_secret_values
 from operator_agent.models import Model, Usage
 from operator_agent.replay.session import Heal, ReplayedStep, ReplaySession
-from operator_agent.skills import Skill, SkillContext, load_skills
-from operator_agent.skills._trail import ApproveCallback
+from operator_agent.skills import Skill, SkillContext, approval_callback, load_skills
 from operator_agent.trace import ActionRecord, RunEndRecord, RunStartRecord, StepRecord, TraceWriter
 
-__all__ = ["ReplayResult", "approve_callback", "find_skill", "replay_skill", "start_url_of"]
+__all__ = ["ReplayResult", "find_skill", "replay_skill", "start_url_of"]
 
 _log = get_logger("operator_agent.replay")
 
@@ -124,29 +123,6 @@ def start_url_of(skill: Skill[Any]) -> str | None:
     module = sys.modules.get(skill.function.__module__)
     value = getattr(module, "START_URL", None) if module is not None else None
     return value if isinstance(value, str) else None
-
-
-def approve_callback(approver: Approver, *, run_id: str, page_url: Callable[[], str]) -> ApproveCallback:
-    """Adapt an :class:`Approver` to a skill context's approval callback (fails closed)."""
-    asked = 0
-
-    async def approve(kind: str, target: str | None, arguments: dict[str, Any]) -> bool:
-        nonlocal asked
-        asked += 1
-        request = ApprovalRequest(
-            run_id=run_id,
-            step=asked,
-            kind=kind,
-            target=target,
-            url=page_url(),
-            reason="a replayed step that cannot be undone (recorded so, or judged so by the policy)",
-            arguments=TypeAdapter(dict[str, Any]).dump_python(arguments, mode="json"),
-        )
-        decision = await approver.decide(request)
-        _log.info("replay approval decided", kind=kind, target=target, approved=decision.approved)
-        return decision.approved
-
-    return approve
 
 
 class _TraceSink:
@@ -283,11 +259,14 @@ async def replay_skill(
             started = time.monotonic()
             await run.page.goto(url, wait_until="domcontentloaded")
             ctx = SkillContext(
-                tabs=run, secrets=secret_values, run_id=run_id, run_dir=run_dir, upload_dirs=upload_dirs,
-                approve=approve_callback(approver or PolicyApprover(mode="deny"), run_id=run_id,
-                                         page_url=lambda: run.page.url),
+                tabs=run,
+                secrets=secret_values,
+                run_id=run_id,
+                run_dir=run_dir,
+                upload_dirs=upload_dirs,
+                approve=approval_callback(approver or PolicyApprover(mode="deny"), run_id=run_id, tabs=run),
                 locate_timeout_s=locate_timeout_s,
-            )  # fmt: skip
+            )
             with session:
                 try:
                     value = await chosen(ctx, **arguments)

@@ -339,6 +339,8 @@ class Replayer:
                 via = "model"
             elif found.index != 0 or found.loose:
                 via = "fallback"
+                # The element's chain on the page as it is now, read before acting may take it away.
+                proposed = _merge(await capture_locator_chain(found.element) or [found.entry], chain)
             assert found is not None
             flagged = irreversible or await self._judge(judge, found.element)
             try:
@@ -417,9 +419,6 @@ class Replayer:
         self, step: int, intent: str, chain: Chain, found: Found, via: Literal["fallback", "model"],
         tried: list[str], proposed: list[dict[str, str]],
     ) -> None:  # fmt: skip
-        if via == "fallback":
-            fresh = await capture_locator_chain(found.element) if not self.ctx.page.is_closed() else []
-            proposed = _merge(fresh or [found.entry], chain)
         heal = Heal(
             skill=self.skill, source=self.source, step=step, intent=intent, via=via,
             why="; ".join(tried[: len(chain)]) or "the first strategy found nothing", used=found.entry,
