@@ -24,10 +24,12 @@ The same task runs from the command line (``make_task`` reads the site's address
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import os
 import re
+import sys
 import tempfile
 from datetime import date
 from decimal import Decimal
@@ -39,13 +41,16 @@ from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict, Field
 
 from operator_agent.batch import (
+    BatchRunner,
     ItemContext,
     ItemRecord,
     SkillTask,
     TransientItemError,
+    read_csv,
 )
 from operator_agent.browser import RunContext
 from operator_agent.errors import ItemRejectedError
+from operator_agent.guardrails import PolicyApprover
 from operator_agent.skills import SkillContext, bundled_skills, skill
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "InvoiceRow",
     "enter_invoice_compiled",
     "invoice_exists",
+    "main",
     "make_task",
     "sample_rows",
     "write_csv",
@@ -275,3 +281,60 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+async def main(argv: list[str] | None = None) -> int:
+    """Run the demo batch end to end; returns 0 when the server shows each good invoice once."""
+    from operator_agent.batch import ReviewQueue, batch_kpis, write_report
+    from operator_agent.logs import configure_logging
+    from operator_agent.testing.backoffice import serve_backoffice
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=6, help="good invoices in the batch")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the journal and report in ./runs/batch-demo"
+    )
+    args = parser.parse_args(argv)
+    configure_logging(level="warning")
+    folder = Path("runs/batch-demo") if args.keep else Path(tempfile.mkdtemp(prefix="batch-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    with serve_backoffice(invoice_count=40) as site:
+        print(f"Mock back office running at {site.url}")
+        vendors = [vendor.name for vendor in site.data().vendors][:5]
+        rows = sample_rows(vendors, count=args.count)
+        source = write_csv(folder / "month-end.csv", rows)
+        print(f"Batch input: {source} ({len(rows)} rows, 2 of them bad on purpose)")
+        runner = BatchRunner(
+            task=make_task(site.url, pdf_dir=folder / "pdf"),
+            journal=folder / "month-end.db",
+            concurrency=args.concurrency,
+            approver=PolicyApprover(mode="approve"),
+            verify_completion=True,
+        )
+        summary = await runner.run(read_csv(source, key="invoice_number"), batch_id="demo-month-end")
+        print(
+            f"\nBatch {summary.batch_id}: {summary.status} in {summary.duration_s:.0f} s — {summary.counts}"
+        )
+        print("\nReview queue:")
+        for item in ReviewQueue(journal=runner.journal).list(summary.batch_id):
+            print(f"  {item.key}: {item.review_reason} — {item.reason}")
+        kpis = batch_kpis(runner.journal, summary.batch_id)
+        print(
+            f"\nKPIs: completion {kpis.completion_rate:.0%}, "
+            f"without a person {kpis.straight_through_rate:.0%}, "
+            f"review {kpis.review_rate:.0%}, time per item p50 {kpis.time_p50_s} s / p95 {kpis.time_p95_s} s"
+        )
+        _, html, _ = write_report(runner.journal, summary.batch_id, folder=folder / "report")
+        print(f"Report: {html}")
+        submitted = {effect.invoice.number: effect.count for effect in site.state().invoices.submitted}
+        good = [row["invoice_number"] for row in rows if "BAD" not in row["invoice_number"]]
+        once = all(submitted.get(number) == 1 for number in good)
+        print(
+            f"Server state: {sum(submitted.values())} invoices submitted; each good one exactly once: {once}"
+        )
+        return 0 if once and set(submitted) == set(good) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
