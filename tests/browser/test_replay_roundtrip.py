@@ -9,9 +9,10 @@ fails clearly without a model and heals through one model call with one.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -75,7 +76,7 @@ class Recorded:
 @pytest.fixture(scope="module")
 async def recorded(
     backoffice: BackofficeSite, browser_session: BrowserSession, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Recorded]:
+) -> Recorded:
     """One recorded run on v1, compiled into a skill (shared by the module's tests)."""
     root = tmp_path_factory.mktemp("recorded")
     uploads = root / "uploads"
@@ -107,7 +108,7 @@ async def recorded(
     assert result.trace_dir is not None
     assert model.annotate(result.trace_dir) == 18  # every action on an element got its chain
     skill = compile_trace(result.trace_dir, name="enter_invoice", out=root / "skill")
-    yield Recorded(skill=skill, trace_dir=result.trace_dir, uploads=uploads)
+    return Recorded(skill=skill, trace_dir=result.trace_dir, uploads=uploads)
 
 
 def params(number: str, *, due: str = "2026-12-15", notes: str = "Toner for Q1") -> dict[str, str]:
@@ -226,7 +227,7 @@ async def test_an_unhealable_step_without_a_model_names_step_strategies_and_scre
     assert "no model is configured" in reason
     shot = re.search(r"screenshot: (\S+\.png)", reason)
     assert shot is not None
-    assert Path(shot.group(1)).stat().st_size > 1000
+    assert await asyncio.to_thread(os.path.getsize, shot.group(1)) > 1000
     assert not [e for e in site.state().logins if e.outcome == "success"]
 
 
