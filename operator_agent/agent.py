@@ -23,6 +23,7 @@ from operator_agent.models import Model
 from operator_agent.observe import ObserveOptions
 from operator_agent.result import RunResult
 from operator_agent.secrets import SecretStore, SecretValue
+from operator_agent.skills import Skill, SkillRegistry
 from operator_agent.trace import TraceWriter
 
 __all__ = ["Agent"]
@@ -41,6 +42,8 @@ class Agent:
         model: The model that plans: ``OpenAIModel`` for a real endpoint, ``FunctionModel`` or
             ``ScriptedModel`` in tests.
         budget: Limits on steps, tokens, cost and time; every run ends within them.
+        skills: Skills the model may call as tools (``load_skills(...)`` or ``bundled_skills()``).
+            A skill's steps go through the same policy, approvals and executor as model actions.
         approver: Decides on actions that need approval. Defaults to denying them all
             (``PolicyApprover(mode="deny")``), so nothing irreversible happens unless you say so.
         policy: Which actions are allowed, need approval or are blocked. The default
@@ -79,6 +82,7 @@ class Agent:
         budget: Budget | None = None,
         approver: Approver | None = None,
         policy: Policy | None = None,
+        skills: SkillRegistry | Sequence[Skill[Any]] = (),
         on_denial: Literal["continue", "stop"] = "continue",
         confidence_threshold: float = 0.8,
         secrets: Mapping[str, SecretValue] | None = None,
@@ -103,6 +107,7 @@ class Agent:
         self.budget = budget or Budget()
         self.approver: Approver = approver or PolicyApprover(mode="deny")
         self.policy = policy or Policy()
+        self.skills = skills if isinstance(skills, SkillRegistry) else SkillRegistry(list(skills))
         self._on_denial = on_denial
         self._confidence_threshold = confidence_threshold
         self._secrets = dict(secrets or {})
@@ -129,6 +134,7 @@ class Agent:
             observe_options=self._observe_options,
             approver=self.approver,
             policy=self.policy,
+            skills=self.skills,
             on_denial=self._on_denial,
             confidence_threshold=self._confidence_threshold,
             screenshots=self._screenshots,

@@ -40,6 +40,7 @@ from operator_agent.observe.refs import ElementRef
 from operator_agent.prompts import HistoryEntry, PromptState, build_messages
 from operator_agent.result import RunResult
 from operator_agent.secrets import SecretStore
+from operator_agent.skills import SkillContext, SkillRegistry, approval_callback
 from operator_agent.steps import (
     LoopDetector,
     action_record,
@@ -75,6 +76,7 @@ class LoopSettings:
     observe_options: ObserveOptions
     approver: Approver
     policy: Policy = field(default_factory=Policy)
+    skills: SkillRegistry = field(default_factory=SkillRegistry)
     on_denial: Literal["continue", "stop"] = "continue"
     confidence_threshold: float = 0.8
     screenshots: bool = True
@@ -123,7 +125,20 @@ class AgentRun:
         self._adapter: TypeAdapter[Any] | None = TypeAdapter(output_type) if output_type is not None else None
         self._trace = trace
         self._executor = ActionExecutor(tabs=browser, secrets=self._secrets, upload_dirs=upload_dirs)
-        self._tools = [ToolSpec(**spec) for spec in tool_specs()]
+        self._tools = [ToolSpec(**spec) for spec in [*tool_specs(), *settings.skills.tool_specs()]]
+        self._skill_context = SkillContext(
+            tabs=browser,
+            secrets=self._secrets,
+            approve=approval_callback(
+                settings.approver, run_id=run_id, tabs=browser, step=lambda: len(self._steps) + 1
+            ),
+            model=settings.model,
+            run_dir=trace.directory if trace is not None else None,
+            upload_dirs=upload_dirs,
+            run_id=run_id,
+            on_usage=self._add_usage,
+            policy=settings.policy,
+        )
         self._prompt = PromptState(
             task=task,
             inputs=dict(inputs),
@@ -346,6 +361,11 @@ class AgentRun:
         if not calls:
             self._notices.append("Your last reply had no tool call: always answer with tool calls.")
         for call in calls:
+            if stopped is None and call.name in self._s.skills:
+                stopped = await flush()
+                if stopped is None:
+                    stopped = await self._run_skill(call, results, records)
+                    continue
             if stopped is None:
                 try:
                     action: Action | None = parse_tool_call(call.name, call.arguments)
@@ -437,6 +457,27 @@ class AgentRun:
         return records, results, terminal
 
     # -- pieces ---------------------------------------------------------------------------------
+
+    async def _run_skill(
+        self, call: ToolCall, results: list[tuple[str, str]], records: list[ActionRecord]
+    ) -> str:
+        """Run a skill the model called; the batch stops after it (the page has changed)."""
+        result = await self._s.skills.invoke(call.name, self._skill_context, call.arguments)
+        results.append((call.id, result.message))
+        records.append(
+            action_record(
+                call,
+                None,
+                ok=result.ok,
+                message=result.message,
+                error=None
+                if result.ok
+                else ("Denied" if result.denied else result.error or "SkillFailedError"),
+            )
+        )
+        if result.denied and self._s.on_denial == "stop":
+            await self.finish("denied", result.message)
+        return f"not executed: skill '{call.name}' ran before it; observe again"
 
     async def _extract(self, action: Extract, obs: Observation) -> str:
         from operator_agent.extract import extract_data

@@ -17,7 +17,7 @@ from typing import Any
 from playwright.async_api import Locator
 
 from operator_agent.act import ActionExecutor, ActionOutcome, Tabs
-from operator_agent.actions import Action
+from operator_agent.actions import Action, PageAction
 from operator_agent.errors import (
     ActionError,
     ActionFailedError,
@@ -25,6 +25,7 @@ from operator_agent.errors import (
     StaleRefError,
     UnknownRefError,
 )
+from operator_agent.guardrails.policy import Policy
 from operator_agent.observe.refs import ElementRef, RefMap
 from operator_agent.skills._elements import element_ref
 from operator_agent.skills._trail import Trail
@@ -54,6 +55,7 @@ class StepRunner:
         run_dir: Returns the run folder (created on first use); uploads are taken from it.
         upload_dirs: More folders files may be uploaded from.
         locate: Finds an element by name (the context's locator chain).
+        policy: The engine's guardrail policy; every step is judged by it when given.
         action_timeout_s: The time budget of one step.
         locate_timeout_s: How long a located element may take to be attached.
         max_attempts: How many times a transient failure is tried.
@@ -68,12 +70,14 @@ class StepRunner:
         run_dir: Callable[[], Path],
         upload_dirs: Sequence[str | os.PathLike[str]],
         locate: Callable[[str], Awaitable[Locator]],
+        policy: Policy | None = None,
         action_timeout_s: float,
         locate_timeout_s: float,
         max_attempts: int,
     ) -> None:
         self._tabs = tabs
         self._trail = trail
+        self._policy = policy
         self._secrets = secrets
         self._run_dir = run_dir
         self._upload_dirs = tuple(Path(d) for d in upload_dirs)
@@ -141,7 +145,9 @@ class StepRunner:
                     raise
                 described = element.describe()
             if not gated:
-                await self._trail.gate(kind, described, arguments, irreversible=irreversible)
+                action = make(element.ref if element else None)
+                flagged = await self._judge(action, element, kind=kind, described=described, started=started)
+                await self._trail.gate(kind, described, arguments, irreversible=irreversible or flagged)
                 gated = True
             refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
             acting = executor or self.executor()
@@ -155,6 +161,25 @@ class StepRunner:
             )
         self.finish(kind, described, outcome, started, irreversible)
         return outcome
+
+    async def _judge(
+        self, action: Action, element: ElementRef | None, *, kind: str, described: str | None, started: float
+    ) -> bool:
+        """Whether the engine policy wants approval for this step; a blocked step raises."""
+        if self._policy is None or not isinstance(action, PageAction):
+            return False
+        verdict = await self._policy.assess(
+            action,
+            element,
+            page=self._tabs.page,
+            skill=self._trail.skill_name,
+            skill_irreversible=any(scope.irreversible for scope in self._trail.scopes),
+        )
+        if verdict.blocked:
+            message = "blocked by policy: " + "; ".join(verdict.reasons)
+            self._trail.record(kind, described, False, message, started)
+            raise InvalidActionError(message)
+        return verdict.needs_approval
 
     def finish(
         self, kind: str, target: str | None, outcome: ActionOutcome, started: float, irreversible: bool

@@ -40,6 +40,7 @@ from operator_agent.errors import (
     ConfigurationError,
     SkillError,
 )
+from operator_agent.guardrails.policy import Policy
 from operator_agent.logs import register_secret_values
 from operator_agent.skills._downloads import keep_download
 from operator_agent.skills._steps import StepRunner, Target
@@ -66,6 +67,9 @@ class SkillContext:
             :class:`~operator_agent.act.ContextTabs` over a page); steps act on the current tab.
         secrets: Named secret values (passwords, TOTP seeds). Skills fill them by name; values
             never appear in a step, a result or a log line.
+        policy: The engine's guardrail policy; when given, every step is judged by it like a model
+            action (a step it flags needs approval even if the skill did not mark it, a blocked
+            step fails). The agent passes its own.
         approve: Called before every step that needs approval, with the step kind (or the skill
             name), its target and its arguments; ``None`` allows every step.
         model: The model for :meth:`act` and :meth:`extract`; without one those raise.
@@ -98,6 +102,7 @@ class SkillContext:
         run_id: str | None = None,
         on_step: Callable[[SkillStep], None] | None = None,
         on_usage: Callable[[Usage], None] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         if locate_timeout_s <= 0:
             raise ConfigurationError(f"locate_timeout_s must be positive, got {locate_timeout_s}")
@@ -122,6 +127,7 @@ class SkillContext:
             run_dir=lambda: self.run_dir,
             upload_dirs=upload_dirs,
             locate=lambda name: self.locate(name=name),
+            policy=policy,
             action_timeout_s=action_timeout_s,
             locate_timeout_s=locate_timeout_s,
             max_attempts=max_attempts,
