@@ -16,7 +16,7 @@ from operator_agent.observe.collect import CollectSettings, all_refs, collect_pa
 from operator_agent.observe.nodes import FrameResult
 from operator_agent.observe.observation import Observation, ObserveOptions, ScrollInfo, TabSummary
 from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
-from operator_agent.observe.tokens import count_tokens
+from operator_agent.observe.tokens import count_tokens, token_counter_kind, tokenizer_loaded
 
 __all__ = ["observe"]
 
@@ -95,6 +95,8 @@ async def observe(page: Page, *, options: ObserveOptions | None = None) -> Obser
     if page.is_closed():
         raise BrowserError("cannot observe a closed page")
     started = time.perf_counter()
+    # The first count loads the encoding (a few hundred ms): do it in a thread, while the page is read.
+    loading = None if tokenizer_loaded() else asyncio.ensure_future(asyncio.to_thread(token_counter_kind))
     shot: asyncio.Task[bytes] | None = None
     if options.include_screenshot:
         shot = asyncio.ensure_future(page.screenshot(type="png", timeout=10_000))
@@ -102,9 +104,12 @@ async def observe(page: Page, *, options: ObserveOptions | None = None) -> Obser
         main = await collect_page(page.main_frame, CollectSettings.from_options(options))
         tabs = await _tabs(page, main.title)
     except BaseException:
-        if shot is not None:
-            shot.cancel()
+        for task in (shot, loading):
+            if task is not None:
+                task.cancel()
         raise
+    if loading is not None:
+        await loading
     secrets = tuple(v for v in options.redact if v)
 
     def hide(text: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from operator_agent.logs import get_logger
 
-__all__ = ["count_tokens", "estimate_tokens", "token_counter_kind"]
+__all__ = ["count_tokens", "estimate_tokens", "token_counter_kind", "tokenizer_loaded"]
 
 _log = get_logger("operator_agent.observe")
 
@@ -160,3 +160,8 @@ def count_tokens(text: str) -> int:
 def token_counter_kind() -> Literal["o200k_base", "estimate"]:
     """Which counter :func:`count_tokens` uses in this process."""
     return "estimate" if _load() is None else "o200k_base"
+
+
+def tokenizer_loaded() -> bool:
+    """Whether the encoding is loaded (or known to be unavailable): counting will not block."""
+    return _loaded
