@@ -74,7 +74,7 @@ async def test_model_calls_a_skill_with_invalid_then_valid_arguments(
     offered = {t.name for t in model.calls[0].tools}
     assert {"enter_invoice", "fill_form", "login", "click", "done"} <= offered
     # The invalid call was refused before the skill ran, with a message the model can act on.
-    first = [m.content for m in model.calls[1].messages if m.role == "tool"][0]
+    first = next(m.content for m in model.calls[1].messages if m.role == "tool")
     assert "currency" in first
     assert "lines" in first
     # The skill's irreversible confirmation asked the approver once.
