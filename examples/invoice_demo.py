@@ -1,9 +1,10 @@
 """Flagship demo: an agent enters an invoice in the mock back office and submits it for payment.
 
-It starts the mock back office on 127.0.0.1, then an agent logs in (password and TOTP, both given
-as secrets the model never sees), fills the new-invoice form, opens the confirmation modal and
-stops for approval before the irreversible "Confirm submission". Finally it checks on the server
-that the invoice was submitted exactly once and prints where the run's trace is.
+It starts the mock back office on 127.0.0.1, then an agent logs in with the bundled ``login``
+skill (password and TOTP, both given as secrets the model never sees), fills the new-invoice form,
+opens the confirmation modal and stops for approval before each irreversible click ("Submit for
+payment", then "Confirm submission"). Finally it checks on the server that the invoice was
+submitted exactly once and prints where the run's trace is.
 
 The model: with ``OPENAI_MODEL`` set (and ``OPENAI_API_KEY``, or ``OPENAI_BASE_URL`` pointing at a
 local OpenAI-compatible server) the demo uses it. Otherwise a scripted stand-in plays the model: it
@@ -48,6 +49,7 @@ from operator_agent import (
     tool_call,
 )
 from operator_agent.models import ToolCall
+from operator_agent.skills import bundled_skills
 from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
 from operator_agent.testing.outline import elements, find_ref
 
@@ -124,16 +126,12 @@ class ScriptedOperator:
             return [tool_call("return_data", data=self._summary())]
         outline = next(m.content for m in reversed(messages) if "Current page" in m.content)
         names = {(e.role, e.name) for e in elements(outline)}
-        if ("textbox", "Authentication code") in names:
+        if ("textbox", "Password") in names or ("textbox", "Authentication code") in names:
+            # One call to the bundled `login` skill instead of a dozen primitive actions.
             return [
-                tool_call("fill", ref=find_ref(outline, "Authentication code"), secret="bo_totp"),
-                tool_call("click", ref=find_ref(outline, "Verify", role="button"), reason="sign in"),
-            ]
-        if ("textbox", "Password") in names:
-            return [
-                tool_call("fill", ref=find_ref(outline, "Username"), text=USERNAME, reason="user name"),
-                tool_call("fill", ref=find_ref(outline, "Password"), secret="bo_password", reason="password"),
-                tool_call("click", ref=find_ref(outline, "Sign in", role="button"), reason="sign in"),
+                tool_call(
+                    "login", username=USERNAME, password_secret="bo_password", totp_secret="bo_totp"
+                )
             ]
         if ("button", "Confirm submission") in names:
             self._submitted = True
@@ -231,6 +229,7 @@ async def main() -> int:
             upload_dirs=[uploads],
             trace_dir=runs,
             budget=Budget(max_steps=25, timeout_s=300),
+            skills=bundled_skills(),
         )
         result = await agent.run(
             TASK.format(pdf=pdf.resolve()),
