@@ -81,6 +81,8 @@ _CAPTURE_JS: Final = r"""
       out.push(`${t}[name=${quote(name)}][value=${quote(value)}]`);
     }
     if (name) out.push(`${t}[name=${quote(name)}]`);
+    // A custom element's tag name is as distinctive as an attribute.
+    if (t.includes('-')) out.push(t);
     const href = n.getAttribute('href');
     if (t === 'a' && href && !href.startsWith('javascript:')) out.push(`a[href=${quote(href)}]`);
     for (const a of ['data-testid', 'data-test-id', 'data-test', 'data-qa', 'data-cy']) {
