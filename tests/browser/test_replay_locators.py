@@ -92,9 +92,12 @@ async def test_chains_hold_only_strategies_that_find_exactly_the_element(
     await tab.goto(f"{server.url}/orders.html")
     await tab.frame_locator("iframe").locator("input").wait_for()
     obs = await observe(tab)
-    chains = {el.describe().split(" [")[0]: (el, await capture_locator_chain(el)) for el in obs.refs.values()}
+    captured = [
+        (el.describe().split(" [")[0], el, await capture_locator_chain(el)) for el in obs.refs.values()
+    ]
+    chains = {described: (element, chain) for described, element, chain in captured}
 
-    for described, (element, chain) in chains.items():
+    for described, element, chain in captured:
         assert chain, f"no chain for {described}"
         for entry in chain:
             assert await _finds_only_it(tab, entry, (element.frame, element.selector)), (described, entry)
@@ -109,9 +112,10 @@ async def test_chains_hold_only_strategies_that_find_exactly_the_element(
     _, save = chains['button "Save"']
     assert {"test_id": "save-btn"} in save
     # Two "Delete" buttons: the name is ambiguous, so only positional CSS is kept.
-    deletes = [chain for key, (_, chain) in chains.items() if key == 'button "Delete"']
-    assert deletes
-    for _, (element, chain) in [(k, v) for k, v in chains.items() if k == 'button "Delete"']:
+    deletes = [chain for described, _, chain in captured if described == 'button "Delete"']
+    assert len(deletes) == 2
+    assert deletes[0] != deletes[1]
+    for chain in deletes:
         assert not any("role" in e or "text" in e for e in chain)
         assert any("li:nth-of-type" in e.get("css", "") for e in chain)
     _, card = chains['button "Open card"']
