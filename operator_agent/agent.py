@@ -73,6 +73,9 @@ class Agent:
             browser context is checked at the network layer; others are blocked and reported to
             the model. ``None`` allows every host.
         upload_dirs: The folders ``upload_file`` may take files from; none disables uploads.
+        record_locators: With tracing on, capture for each action a chain of ways to find its
+            target again (role and name, label, test id, id, text, CSS), so that
+            ``operator-agent compile`` can turn the run into a skill that replays without a model.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Agent:
         instructions: str = "",
         allowed_domains: Sequence[str] | None = None,
         upload_dirs: Sequence[str | os.PathLike[str]] = (),
+        record_locators: bool = True,
     ) -> None:
         if not 0 <= confidence_threshold <= 1:
             raise ConfigurationError(
@@ -124,6 +128,7 @@ class Agent:
         self._storage_state = Path(storage_state) if storage_state is not None else None
         self.output_type = output_type
         self._instructions = instructions
+        self._record_locators = record_locators
         self._upload_dirs = tuple(Path(d).resolve() for d in upload_dirs)
         self._allowed = DomainAllowlist.of(allowed_domains).hosts if allowed_domains is not None else None
 
@@ -135,6 +140,7 @@ class Agent:
             approver=self.approver,
             policy=self.policy,
             skills=self.skills,
+            record_locators=self._record_locators,
             on_denial=self._on_denial,
             confidence_threshold=self._confidence_threshold,
             screenshots=self._screenshots,

@@ -7,6 +7,7 @@ each action against the approval rule, executes what may run, and writes one tra
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from operator_agent.models import ImagePart, Model, ModelSettings, ToolCall, Too
 from operator_agent.observe import Observation, ObserveOptions, observe
 from operator_agent.observe.refs import ElementRef
 from operator_agent.prompts import HistoryEntry, PromptState, build_messages
+from operator_agent.replay.locators import capture_locator_chain
 from operator_agent.result import RunResult
 from operator_agent.secrets import SecretStore
 from operator_agent.skills import SkillContext, SkillRegistry, approval_callback
@@ -77,6 +79,7 @@ class LoopSettings:
     approver: Approver
     policy: Policy = field(default_factory=Policy)
     skills: SkillRegistry = field(default_factory=SkillRegistry)
+    record_locators: bool = True
     on_denial: Literal["continue", "stop"] = "continue"
     confidence_threshold: float = 0.8
     screenshots: bool = True
@@ -348,11 +351,12 @@ class AgentRun:
             if not batch:
                 return None
             actions = cast("list[Action]", [a for _, a, _ in batch])
+            chains = await self._locator_chains([element for _, _, element in batch])
             outcomes = await self._executor.execute_many(actions, refs=obs.refs)
             halt: str | None = None
-            for (call, _, element), outcome in zip(batch, outcomes, strict=True):
+            for (call, _, element), outcome, chain in zip(batch, outcomes, chains, strict=True):
                 results.append((call.id, outcome_text(outcome)))
-                records.append(action_record(call, element, outcome=outcome))
+                records.append(action_record(call, element, outcome=outcome, locators=chain))
                 if not outcome.executed or outcome.navigated:
                     halt = NOT_EXECUTED
             batch.clear()
@@ -457,6 +461,16 @@ class AgentRun:
         return records, results, terminal
 
     # -- pieces ---------------------------------------------------------------------------------
+
+    async def _locator_chains(self, elements: Sequence[ElementRef | None]) -> list[list[dict[str, str]]]:
+        """How to find each target again, captured before acting (a compiled skill replays with it)."""
+        if not self._s.record_locators or self._trace is None:
+            return [[] for _ in elements]
+
+        async def one(element: ElementRef | None) -> list[dict[str, str]]:
+            return await capture_locator_chain(element) if element is not None else []
+
+        return list(await asyncio.gather(*(one(e) for e in elements)))
 
     async def _run_skill(
         self, call: ToolCall, results: list[tuple[str, str]], records: list[ActionRecord]

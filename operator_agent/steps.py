@@ -100,6 +100,7 @@ def action_record(
     ok: bool = False,
     message: str = "",
     error: str | None = None,
+    locators: list[dict[str, str]] | None = None,
 ) -> ActionRecord:
     try:
         arguments = call.parsed_arguments()
@@ -116,6 +117,7 @@ def action_record(
         navigated=outcome.navigated if outcome is not None else False,
         url_after=outcome.url_after if outcome is not None else None,
         duration_ms=round(outcome.duration_ms, 1) if outcome is not None else 0.0,
+        locators=locators or [],
     )
 
 
