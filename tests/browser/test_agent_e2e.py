@@ -184,6 +184,11 @@ async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
     assert records[0].type == "run_start"
     assert records[-1].type == "run_end"
     assert len([r for r in records if r.type == "step"]) == len(result.steps)
+    # Every executed action with a target carries a locator chain for replay, most robust first.
+    targeted = [a for r in records if r.type == "step" for a in r.actions if a.target and a.ok]
+    assert targeted
+    assert all(a.locators for a in targeted)
+    assert {"role", "label"} & set(targeted[0].locators[0])
     for path in (result.trace_dir or tmp_path).rglob("*"):
         if path.is_file() and path.suffix in {".jsonl", ".json", ".txt"}:
             assert PASSWORD not in path.read_text(errors="ignore")
