@@ -26,6 +26,7 @@ __all__ = [
     "redact_secrets",
     "redact_text",
     "register_secret_values",
+    "registered_secret_values",
 ]
 
 REDACTED = "[REDACTED]"
@@ -46,6 +47,11 @@ def register_secret_values(values: Iterable[str]) -> Iterator[None]:
         yield
     finally:
         _secret_values.reset(token)
+
+
+def registered_secret_values() -> frozenset[str]:
+    """The secret values registered in the current context (see :func:`register_secret_values`)."""
+    return _secret_values.get()
 
 
 def redact_text(text: str, values: Iterable[str] | None = None) -> str:

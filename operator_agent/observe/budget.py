@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from playwright.async_api import Frame
 
-from operator_agent.logs import _secret_values, redact_text
+from operator_agent.logs import redact_text, registered_secret_values
 from operator_agent.observe.nodes import El, FrameResult, redact_tree
 from operator_agent.observe.observation import ObserveOptions, Truncation
 from operator_agent.observe.render import Limits, OutLine, Rendered, render_page
@@ -76,7 +76,7 @@ def ladder(options: ObserveOptions) -> list[Limits]:
 
 def registered_secrets() -> frozenset[str]:
     """The secret values registered for log redaction in this context (they are hidden here too)."""
-    return _secret_values.get()
+    return registered_secret_values()
 
 
 def _join(lines: Iterable[OutLine]) -> str:
