@@ -138,6 +138,10 @@ class Journal:
             (batch_id, key, time.time(), event, dump(dict(detail))),
         )
 
+    def item_in(self, conn: sqlite3.Connection, batch_id: str, key: str) -> ItemRecord:
+        """An item read inside an open transaction."""
+        return item_from_row(self._row(conn, batch_id, key))
+
     @staticmethod
     def _row(conn: sqlite3.Connection, batch_id: str, key: str) -> sqlite3.Row:
         row: sqlite3.Row | None = conn.execute(
