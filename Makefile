@@ -41,11 +41,14 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict --explicit-package-bases skills
 
 check: lint typecheck test
 
 bench: setup
 	$(PY) bench/observe.py
+	$(PY) bench/history.py
+	$(PY) bench/skills.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
