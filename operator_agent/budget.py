@@ -35,6 +35,10 @@ class Budget(BaseModel):
         tokens = usage.input_tokens + usage.output_tokens
         if self.max_tokens is not None and tokens >= self.max_tokens:
             return f"token budget used up: {tokens} of {self.max_tokens} tokens"
-        if self.max_cost_usd is not None and usage.cost_usd is not None and usage.cost_usd >= self.max_cost_usd:
+        if (
+            self.max_cost_usd is not None
+            and usage.cost_usd is not None
+            and usage.cost_usd >= self.max_cost_usd
+        ):
             return f"cost budget used up: ${usage.cost_usd:.4f} of ${self.max_cost_usd:.4f}"
         return None
