@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from operator_agent.errors import OperatorAgentError
+from operator_agent.batch import cli as batch_cli
 from operator_agent.guardrails import approvals_cli
+from operator_agent.replay import cli as replay_cli
 from operator_agent.guardrails.approval import Approver, approver_for_mode
 
 __all__ = ["main"]
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     approvals_cli.add_parser(sub)
+    replay_cli.add_parsers(sub)
+    batch_cli.add_parsers(sub)
     return parser
 
 
