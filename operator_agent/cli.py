@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from operator_agent.errors import OperatorAgentError
 from operator_agent.batch import cli as batch_cli
+from operator_agent.errors import OperatorAgentError
 from operator_agent.guardrails import approvals_cli
-from operator_agent.replay import cli as replay_cli
 from operator_agent.guardrails.approval import Approver, approver_for_mode
+from operator_agent.replay import cli as replay_cli
 
 __all__ = ["main"]
 
