@@ -66,7 +66,8 @@ __all__ = [
 
 INVOICE_PDF = b"%PDF-1.4\n% operator-agent batch demo invoice\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 _SUBMITTED_PAGE = re.compile(r"/invoices/(\d+)$")
-_ON_FILE = ("submitted", "approved", "paid", "rejected")
+# Statuses of an invoice that was submitted (as the list shows them): anything but a draft.
+_NOT_SUBMITTED = ("draft", "deleted")
 
 
 class InvoiceRow(BaseModel):
@@ -193,7 +194,8 @@ async def invoice_exists(ctx: ItemContext, item: ItemRecord) -> bool:
     for row in await page.locator("table tbody tr").all():
         cells = [" ".join(t.split()) for t in await row.locator("td").all_inner_texts()]
         if cells and cells[0] == number:
-            return any(status in cells[5].lower() for status in _ON_FILE) if len(cells) > 5 else True
+            status = cells[5].lower() if len(cells) > 5 else ""
+            return not status.startswith(_NOT_SUBMITTED)
     return False
 
 

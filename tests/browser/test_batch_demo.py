@@ -26,6 +26,7 @@ def test_the_batch_demo_enters_each_good_invoice_once_and_routes_the_bad_ones(tm
     out = done.stdout
     assert done.returncode == 0, out + done.stderr[-3000:]
     assert "Batch demo-month-end: finished" in out
+    assert "'completed': 3, 'failed': 0, 'needs_review': 2" in out
     assert "INV-DEMO-BAD-VENDOR: rejected_by_site — the back office refused the invoice" in out
     assert "Unknown vendor “Nonexistent Supplies Ltd”" in out
     assert "INV-DEMO-BAD-AMOUNT: invalid_input — the item's data is invalid: unit_price" in out
