@@ -84,3 +84,13 @@ def test_read_items_picks_the_reader_by_extension(tmp_path: Path) -> None:
         read_items(tmp_path / "in.xlsx")
     with pytest.raises(ConfigurationError, match=r"cannot read batch input"):
         read_items(tmp_path / "missing.csv")
+
+
+def test_the_batch_package_exports_its_public_names() -> None:
+    import inspect
+
+    import operator_agent.batch as batch
+
+    public = {n for n, v in vars(batch).items() if not n.startswith("_") and not inspect.ismodule(v)}
+    assert public - {"annotations"} == set(batch.__all__)
+    assert len(set(batch.__all__)) == len(batch.__all__)
