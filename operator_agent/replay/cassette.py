@@ -36,12 +36,15 @@ from operator_agent.errors import CassetteMismatchError, ConfigurationError, Rep
 from operator_agent.logs import REDACTED, get_logger, redact_text
 from operator_agent.models import Message, Model, ModelResponse, ModelSettings, ToolSpec
 
-__all__ = ["CASSETTE_VERSION", "CassetteMode", "CassetteModel"]
+__all__ = ["CASSETTE_VERSION", "LOCAL_ORIGINS", "CassetteMode", "CassetteModel"]
 
 CASSETTE_VERSION: Final = 1
 CassetteMode = Literal["record", "replay"]
 
 _log = get_logger("operator_agent.replay.cassette")
+
+#: A ``volatile`` pattern for the origins of local mock sites, which get a new port on every run.
+LOCAL_ORIGINS: Final = r"https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+"
 
 _SENSITIVE_KEYS: Final = frozenset(
     {

@@ -54,6 +54,7 @@ except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is
     pytest_asyncio = None  # type: ignore[assignment]
 
 __all__ = [
+    "CASSETTE_MODE_ENV",
     "oa_agent",
     "oa_approval",
     "oa_approver",
@@ -72,6 +73,9 @@ __all__ = [
     "oa_sites_dir",
     "oa_skill_context",
 ]
+
+#: The environment variable that chooses the cassette mode when ``--oa-cassette-mode`` is not given.
+CASSETTE_MODE_ENV = "OPERATOR_AGENT_CASSETTE_MODE"
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _PLAYWRIGHT_PLUGIN = "pytest_playwright"
@@ -297,8 +301,10 @@ def oa_approver(oa_approval: Literal["deny", "approve"]) -> Approver:
 
 @pytest.fixture
 def oa_cassette_mode(pytestconfig: pytest.Config) -> Literal["replay", "record"]:
-    """``replay`` unless ``--oa-cassette-mode=record``."""
-    mode = _option(pytestconfig, "--oa-cassette-mode", None) or "replay"
+    """``replay`` unless ``--oa-cassette-mode=record`` (or ``OPERATOR_AGENT_CASSETTE_MODE=record``)."""
+    mode = _option(pytestconfig, "--oa-cassette-mode", None) or os.environ.get(CASSETTE_MODE_ENV) or "replay"
+    if mode not in ("replay", "record"):
+        raise pytest.UsageError(f"{CASSETTE_MODE_ENV} must be 'replay' or 'record', got {mode!r}")
     return "record" if mode == "record" else "replay"
 
 
@@ -336,8 +342,9 @@ def oa_cassette(
 ) -> Iterator[CassetteModel]:
     """The test's model cassette. After a passing replay, every recorded request must have been used."""
     from operator_agent.replay import CassetteModel
+    from operator_agent.replay.cassette import LOCAL_ORIGINS
 
-    local_origins = r"https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+"
+    local_origins = LOCAL_ORIGINS
     if oa_cassette_mode == "record":
         inner = request.getfixturevalue("oa_live_model")
         cassette = CassetteModel(inner=inner, path=oa_cassette_path, mode="record", volatile=[local_origins])
