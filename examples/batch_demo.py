@@ -44,6 +44,7 @@ from operator_agent.batch import (
     BatchRunner,
     ItemContext,
     ItemRecord,
+    SessionExpiredError,
     SkillTask,
     TransientItemError,
     read_csv,
@@ -94,9 +95,7 @@ async def _where_are_we(ctx: SkillContext) -> None:
     """Turn the pages a step may land on instead of the expected one into the right error."""
     path = urlsplit(ctx.page.url).path
     if path.startswith("/login"):
-        raise TransientItemError(
-            "the back office session expired (sent to the sign-in page)", kind="SessionExpired"
-        )
+        raise SessionExpiredError("the back office session expired (sent to the sign-in page)")
     title = await ctx.page.title()
     if title in {"Something went wrong", "Service unavailable", "502 Bad Gateway"}:
         raise TransientItemError(f"the back office answered with an error page: {title}", kind="SiteError")
@@ -186,7 +185,7 @@ async def invoice_exists(ctx: ItemContext, item: ItemRecord) -> bool:
         f"{base.scheme}://{base.netloc}/invoices?q={quote(number)}", wait_until="domcontentloaded"
     )
     if urlsplit(page.url).path.startswith("/login"):
-        raise TransientItemError("the back office session expired during the check", kind="SessionExpired")
+        raise SessionExpiredError("the back office session expired during the check")
     if await page.title() in {"Something went wrong", "Service unavailable", "502 Bad Gateway"}:
         raise TransientItemError(
             "the back office answered with an error page during the check", kind="SiteError"

@@ -18,7 +18,13 @@ from operator_agent.batch.context import ItemContext, read_form_values
 from operator_agent.batch.items import BatchItem, KeySpec, load_items, read_csv, read_items, read_jsonl
 from operator_agent.batch.journal import Journal
 from operator_agent.batch.kpis import BatchComparison, BatchKpis, batch_kpis, compare_batches
-from operator_agent.batch.outcome import ErrorClass, ItemOutcome, TransientItemError, classify_error
+from operator_agent.batch.outcome import (
+    ErrorClass,
+    ItemOutcome,
+    SessionExpiredError,
+    TransientItemError,
+    classify_error,
+)
 from operator_agent.batch.pool import ContextPool, SignIn
 from operator_agent.batch.progress import BatchEvent, JsonLinesSink, ProgressBar
 from operator_agent.batch.records import (
@@ -67,6 +73,7 @@ __all__ = [
     "ReviewEntry",
     "ReviewQueue",
     "ReviewReason",
+    "SessionExpiredError",
     "ShadowComparison",
     "SignIn",
     "SkillTask",

@@ -20,7 +20,13 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from operator_agent.batch.context import ItemContext
-from operator_agent.batch.outcome import ErrorClass, ItemOutcome, TransientItemError, classify_error
+from operator_agent.batch.outcome import (
+    ErrorClass,
+    ItemOutcome,
+    SessionExpiredError,
+    TransientItemError,
+    classify_error,
+)
 from operator_agent.batch.pool import ContextPool
 from operator_agent.batch.progress import EventKind, Progress
 from operator_agent.batch.records import ItemRecord, ReviewReason
@@ -227,11 +233,12 @@ class ItemProcessor:
         except _Stop:
             healthy = True
             raise
-        except BaseException:
+        except BaseException as exc:
             if ctx is not None:
                 flight.maybe_done = flight.maybe_done or ctx.irreversible_approved > 0
                 await ctx.screenshot("failed")
-            flight.refresh_after = self._pool.generation
+            if isinstance(exc, SessionExpiredError):
+                flight.refresh_after = self._pool.generation
             raise
         finally:
             flight.work_s += time.monotonic() - started

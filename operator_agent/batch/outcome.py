@@ -32,7 +32,7 @@ from operator_agent.errors import (
 )
 from operator_agent.models import Usage
 
-__all__ = ["ErrorClass", "ItemOutcome", "TransientItemError", "classify_error"]
+__all__ = ["ErrorClass", "ItemOutcome", "SessionExpiredError", "TransientItemError", "classify_error"]
 
 ErrorClass = Literal["transient", "rejected", "denied", "budget", "bug"]
 
@@ -47,6 +47,14 @@ class TransientItemError(Exception):
     def __init__(self, message: str, *, kind: str = "TransientItemError") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class SessionExpiredError(TransientItemError):
+    """Raised by a task when the site signed it out (sent to the sign-in page): the pool signs in
+    again before the next attempt, instead of reusing the stale session."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="SessionExpired")
 
 
 def classify_error(exc: BaseException) -> ErrorClass:

@@ -1,9 +1,9 @@
 """A pool of browser contexts in one browser: at most N at a time, fewer when memory runs short.
 
 Every context starts signed in: the pool signs in once (with the task's ``sign_in``), saves the
-storage state (cookies, local storage) and opens each further context from it. When a run fails
-(maybe because the site's session expired), the next context can ask for a fresh sign-in; the
-pool signs in again only once per failure wave, however many workers ask at the same moment.
+storage state (cookies, local storage) and opens each further context from it. When a run finds
+itself signed out (``SessionExpiredError``), the next context asks for a fresh sign-in; the pool
+signs in again only once per expiry, however many workers ask at the same moment.
 
 With ``reuse=True`` a context goes back to the pool after a successful item and the next item
 runs in it (faster: no new context, already on the site); with ``reuse=False`` each item gets its
