@@ -15,7 +15,7 @@ from operator_agent.browser import BrowserSession
 from operator_agent.guardrails import PolicyApprover
 from operator_agent.testing.backoffice import BackofficeSite, FaultConfig, serve_backoffice
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 GOOD = 50
 FAULTS = FaultConfig(
     seed=5, latency_ms=(10, 120), error_rate=0.04, interstitial_rate=0.12, session_expiry_after=100

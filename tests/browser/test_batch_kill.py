@@ -25,7 +25,7 @@ from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 10
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,7 @@ def workers(
 
 @needs_broker
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 async def test_two_workers_share_a_batch_and_enter_each_invoice_once(
     redis_url: str,
     scale_site: BackofficeSite,
