@@ -148,7 +148,9 @@ class ItemProcessor:
             # Doubling delays with jitter, so workers hit by the same outage do not retry in step.
             wait=wait_exponential(multiplier=self.backoff_s, max=self.max_backoff_s)
             + wait_random(0, self.backoff_s / 2),
-            retry=retry_if_exception(lambda exc: self._classify(exc) == "transient"),
+            retry=retry_if_exception(
+                lambda exc: not isinstance(exc, _Stop) and self._classify(exc) == "transient"
+            ),
             before_sleep=lambda state: self._note_retry(
                 key, state.outcome.exception() if state.outcome else None
             ),
