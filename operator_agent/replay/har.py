@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from re import Pattern
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
@@ -131,43 +131,57 @@ def _check_har(path: Path) -> dict[str, Any]:
     return data
 
 
-def _clean_headers(headers: Any) -> list[dict[str, Any]]:
+def _hide(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without the registered secret values and ``secrets``."""
+    text = redact_text(text)
+    return redact_text(text, secrets) if secrets else text
+
+
+def _clean_headers(headers: Any, secrets: Sequence[str]) -> list[dict[str, Any]]:
     if not isinstance(headers, list):
         return []
-    return [
+    kept = [
         h for h in headers if isinstance(h, dict) and str(h.get("name", "")).lower() not in SENSITIVE_HEADERS
     ]
+    for header in kept:
+        if isinstance(header.get("value"), str):
+            header["value"] = _hide(header["value"], secrets)
+    return kept
+
+
+def _redact_pairs(text: str) -> str:
+    """``a=1&password=x`` with the values of sensitive fields replaced; everything else verbatim."""
+    pieces = []
+    for piece in text.split("&"):
+        name, sep, value = piece.partition("=")
+        if sep and value and _SENSITIVE_FIELDS.search(unquote_plus(name)):
+            piece = f"{name}={quote(REDACTED)}"
+        pieces.append(piece)
+    return "&".join(pieces)
 
 
 def _clean_query(url: str, secrets: Sequence[str]) -> str:
     parts = urlsplit(url)
-    if not parts.query:
-        return redact_text(url, secrets)
-    pairs = [
-        (k, REDACTED if _SENSITIVE_FIELDS.search(k) and v else v) for k, v in parse_qsl(parts.query, True)
-    ]
-    return redact_text(urlunsplit(parts._replace(query=urlencode(pairs))), secrets)
+    if parts.query:
+        url = urlunsplit(parts._replace(query=_redact_pairs(parts.query)))
+    return _hide(url, secrets)
 
 
 def _clean_post(post: Any, secrets: Sequence[str]) -> None:
     if not isinstance(post, dict):
         return
     for param in post.get("params", []) or []:
-        if (
-            isinstance(param, dict)
-            and _SENSITIVE_FIELDS.search(str(param.get("name", "")))
-            and param.get("value")
-        ):
+        if not isinstance(param, dict) or not isinstance(param.get("value"), str):
+            continue
+        if _SENSITIVE_FIELDS.search(str(param.get("name", ""))) and param["value"]:
             param["value"] = REDACTED
+        else:
+            param["value"] = _hide(param["value"], secrets)
     text = post.get("text")
     if isinstance(text, str) and text:
-        mime = str(post.get("mimeType", ""))
-        if "x-www-form-urlencoded" in mime:
-            pairs = [
-                (k, REDACTED if _SENSITIVE_FIELDS.search(k) and v else v) for k, v in parse_qsl(text, True)
-            ]
-            text = urlencode(pairs)
-        post["text"] = redact_text(text, secrets)
+        if "x-www-form-urlencoded" in str(post.get("mimeType", "")):
+            text = _redact_pairs(text)
+        post["text"] = _hide(text, secrets)
 
 
 def sanitize_har(path: str | os.PathLike[str], *, redact: Iterable[str] = ()) -> int:
@@ -202,7 +216,7 @@ def sanitize_har(path: str | os.PathLike[str], *, redact: Iterable[str] = ()) ->
         request = entry.get("request", {})
         response = entry.get("response", {})
         for part in (request, response):
-            part["headers"] = _clean_headers(part.get("headers"))
+            part["headers"] = _clean_headers(part.get("headers"), secrets)
             part["cookies"] = []
         if isinstance(request.get("url"), str):
             request["url"] = _clean_query(request["url"], secrets)
@@ -210,11 +224,13 @@ def sanitize_har(path: str | os.PathLike[str], *, redact: Iterable[str] = ()) ->
             for item in request["queryString"]:
                 if _SENSITIVE_FIELDS.search(str(item.get("name", ""))) and item.get("value"):
                     item["value"] = REDACTED
+                elif isinstance(item.get("value"), str):
+                    item["value"] = _hide(item["value"], secrets)
         _clean_post(request.get("postData"), secrets)
         content = response.get("content", {})
         text = content.get("text") if isinstance(content, dict) else None
         if isinstance(text, str) and content.get("encoding") != "base64":
-            content["text"] = redact_text(redact_text(text), secrets) if secrets else redact_text(text)
+            content["text"] = _hide(text, secrets)
     source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     _log.info("HAR sanitized", path=str(source), entries=len(entries))
     return len(entries)
