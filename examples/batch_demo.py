@@ -180,7 +180,7 @@ async def invoice_exists(ctx: ItemContext, item: ItemRecord) -> bool:
     page = ctx.page
     base = urlsplit(page.url)
     if not base.scheme.startswith("http"):
-        raise TransientItemError("the check needs a page on the back office", kind="NoPage")
+        raise TransientItemError(f"the check needs a page on the back office, not {page.url}", kind="NoPage")
     await page.goto(
         f"{base.scheme}://{base.netloc}/invoices?q={quote(number)}", wait_until="domcontentloaded"
     )

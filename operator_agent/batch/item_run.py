@@ -203,7 +203,10 @@ class ItemProcessor:
         flight.attempts += 1
         folder = self._folder / "items" / safe_name(key)
         folder.mkdir(parents=True, exist_ok=True)
-        pooled = getattr(self.task, "pooled", True) and self._session is not None
+        # Tasks that open their own contexts (agents) still get one when they have an idempotency
+        # check: the check needs a page.
+        wants = getattr(self.task, "pooled", True) or callable(getattr(self.task, "already_done", None))
+        pooled = wants and self._session is not None
         run: RunContext | None = None
         started = time.monotonic()
         ctx: ItemContext | None = None

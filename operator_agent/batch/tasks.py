@@ -137,7 +137,9 @@ class SkillTask:
         self.start_url = start_url
         self._secrets = dict(secrets or {})
         self._model = model
-        self.already_done = already_done
+        self.already_done: IdempotencyCheck | None = (
+            self._from_start_page(already_done) if already_done else None
+        )
         self.sign_in = sign_in
         self.input_model = input_model
         self._upload_dirs = [Path(d) for d in upload_dirs]
@@ -158,6 +160,15 @@ class SkillTask:
         """
         raw = dict(self._arguments(dict(item.data)) if self._arguments else item.data)
         return self.skill.validate_arguments(raw)
+
+    def _from_start_page(self, check: IdempotencyCheck) -> IdempotencyCheck:
+        """The check, run from the start page (a fresh context is still on a blank tab)."""
+
+        async def already_done(ctx: ItemContext, item: ItemRecord) -> bool:
+            await self.open_start_page(ctx)
+            return await check(ctx, item)
+
+        return already_done
 
     async def open_start_page(self, ctx: ItemContext) -> None:
         """Open :attr:`start_url` unless the page already is on that site."""
