@@ -168,7 +168,7 @@ class ItemProcessor:
             )
             raise
         except Exception as exc:
-            await self._failed(flight, exc, retries_left=False)
+            await self._failed(flight, exc)
 
     def _note_retry(self, key: str, exc: BaseException | None) -> None:
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
@@ -241,7 +241,8 @@ class ItemProcessor:
         except BaseException as exc:
             if ctx is not None:
                 flight.maybe_done = flight.maybe_done or ctx.irreversible_approved > 0
-                await ctx.screenshot("failed")
+                if not isinstance(exc, asyncio.CancelledError):
+                    await ctx.screenshot("failed")
             if isinstance(exc, SessionExpiredError):
                 flight.refresh_after = self._pool.generation
             raise
@@ -332,7 +333,7 @@ class ItemProcessor:
         )
         raise _Stop(record)
 
-    async def _failed(self, flight: _Flight, exc: BaseException, *, retries_left: bool) -> None:
+    async def _failed(self, flight: _Flight, exc: BaseException) -> None:
         verdict = self._classify(exc)
         message = str(exc).strip() or type(exc).__name__
         kind = exc.kind if isinstance(exc, TransientItemError) else type(exc).__name__
