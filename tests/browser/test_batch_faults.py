@@ -71,4 +71,4 @@ async def test_fifty_invoices_on_a_faulty_site_are_each_submitted_exactly_once(
     assert "due_date" in review["FLT-NO-DATE"].reason
     kpis = batch_kpis(runner.journal, "faulty")
     assert kpis.retried >= 1, "transient faults were retried"
-    assert kpis.completion_rate == pytest.approx(GOOD / len(rows))
+    assert kpis.completion_rate == pytest.approx(GOOD / len(rows), abs=1e-4)
