@@ -22,7 +22,6 @@ from operator_agent.replay.locators import (
     url_matches,
     url_pattern,
 )
-from operator_agent.replay.recorder import LocatorRecorder
 from operator_agent.replay.run import ReplayResult, replay_skill
 from operator_agent.replay.runtime import Replayer
 from operator_agent.replay.session import Heal, ReplayedStep, ReplaySession, current_session
@@ -32,7 +31,6 @@ __all__ = [
     "CompiledSkill",
     "CompiledStep",
     "Heal",
-    "LocatorRecorder",
     "ReplayResult",
     "ReplaySession",
     "ReplayedStep",

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from operator_agent.errors import ActionError
-from operator_agent.observe.refs import ElementRef
+from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
-from operator_agent.skills._elements import element_ref
+from operator_agent.skills._elements import _DESCRIBE_JS
 
 __all__ = ["Chain", "Finder", "Found", "Variant", "variants"]
 
@@ -95,6 +96,7 @@ class Finder:
         self._page = page
         self.locate_timeout_s = locate_timeout_s
         self.heal_grace_s = heal_grace_s
+        self._prefix = "r" + uuid.uuid4().hex[:6] + "-"
         self._refs = 0
 
     async def unique(self, variant: Variant, *, attached_ok: bool = False) -> tuple[Frame, Locator] | None:
@@ -140,7 +142,7 @@ class Finder:
             # The first strategy alone first: on an unchanged page this is the only round trip.
             hit = await self.unique(primary, attached_ok=attached_ok)
             if hit is not None and not await self._avoided(hit[1], avoid):
-                found = await self._found(primary, hit[1])
+                found = await self._found(primary, *hit)
                 if found is not None:
                     return found
             hits = await asyncio.gather(*(self.unique(v, attached_ok=attached_ok) for v in rest))
@@ -149,7 +151,7 @@ class Finder:
                 for variant, other in zip(rest, hits, strict=True):
                     if other is None or await self._avoided(other[1], avoid):
                         continue
-                    found = await self._found(variant, other[1])
+                    found = await self._found(variant, *other)
                     if found is not None:
                         tried.extend(await self.explain(candidates, attached_ok=attached_ok))
                         return found
@@ -166,12 +168,27 @@ class Finder:
                     return True
         return False
 
-    async def _found(self, variant: Variant, locator: Locator) -> Found | None:
+    async def _found(self, variant: Variant, frame: Frame, locator: Locator) -> Found | None:
+        # Stamp and describe the element in one round trip; the stamp is unique to this finder, so a
+        # stamp left by an earlier replay on another element never makes the selector ambiguous.
         self._refs += 1
+        ref = f"{self._prefix}{self._refs}"
         try:
-            element = await element_ref(locator, ref=f"r{self._refs}", timeout_ms=2000)
-        except ActionError:
+            info: dict[str, Any] = await locator.evaluate(
+                _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout=2000
+            )
+        except PlaywrightError:
             return None  # it left the page between the count and now
+        element = ElementRef(
+            ref=ref,
+            frame=frame,
+            selector=f'[{REF_ATTRIBUTE}="{ref}"]',
+            role=str(info["role"]),
+            name=str(info["name"]),
+            tag=str(info["tag"]),
+            input_type=info["type"],
+            is_secret=bool(info["secret"]),
+        )
         return Found(element=element, index=variant.index, entry=dict(variant.entry), loose=variant.loose)
 
     async def explain(self, candidates: Sequence[Variant], *, attached_ok: bool) -> list[str]:

@@ -195,7 +195,9 @@ async def replay_skill(
         start_url: The page to open first; the skill's recorded ``START_URL`` by default.
         model: A model for model-assisted re-targeting; ``None`` replays with zero model calls.
         approver: Decides on irreversible steps; denies them all by default.
-        policy: The guardrail policy judging clicks and key presses (``False`` turns it off).
+        policy: The guardrail policy that judges every step on the page as it is (the default
+            :class:`~operator_agent.guardrails.policy.Policy` when ``None``); ``False`` leaves only
+            the steps recorded as irreversible asking for approval.
         secrets: Named secret values the skill fills by name.
         upload_dirs: Folders that files to upload are looked up in.
         trace_dir: Where the replay's trace folder goes (``<trace_dir>/<run_id>/``); ``None`` for none.
@@ -229,7 +231,7 @@ async def replay_skill(
     jsonable = TypeAdapter(dict[str, Any]).dump_python(arguments, mode="json")
     sink = _TraceSink(writer=writer, run_id=run_id)
     session = ReplaySession(
-        model=model, policy=policy, locate_timeout_s=locate_timeout_s, heal_grace_s=heal_grace_s,
+        model=model, locate_timeout_s=locate_timeout_s, heal_grace_s=heal_grace_s,
         screenshot_dir=run_dir, on_step=sink,
     )  # fmt: skip
     sink.session = session
@@ -266,6 +268,7 @@ async def replay_skill(
                 upload_dirs=upload_dirs,
                 approve=approval_callback(approver or PolicyApprover(mode="deny"), run_id=run_id, tabs=run),
                 locate_timeout_s=locate_timeout_s,
+                policy=None if policy is False else policy or Policy(),
             )
             with session:
                 try:

@@ -6,11 +6,10 @@ A compiled skill calls one :class:`Replayer` method per recorded step. Each step
    several elements), the next strategies are tried, and whole-text strategies are retried as
    substrings last. A fallback is only taken after a short grace period, so a page that is still
    rendering is not mistaken for a changed one;
-2. lets the guardrail :class:`~operator_agent.guardrails.policy.Policy` judge clicks and key presses
-   on the page as it is now: a step the policy finds irreversible asks for approval even if the
-   recording did not;
-3. acts through the :class:`~operator_agent.skills.SkillContext` (approval gate, executor,
-   read-back, retries);
+2. acts through the :class:`~operator_agent.skills.SkillContext`: its guardrail policy (when it has
+   one, as :func:`~operator_agent.replay.replay_skill` gives it) judges the step on the page as it is
+   now, so a step the policy finds irreversible asks for approval even if the recording did not;
+   steps recorded as irreversible always ask; then the executor acts (read-back, retries);
 4. checks its postcondition (the URL it should lead to). A step that failed, or whose
    postcondition failed, is tried again on the next strategy's element, unless it is irreversible;
 5. when nothing in the chain works and a model is configured, asks the model once to point at the
@@ -32,7 +31,6 @@ from urllib.parse import urljoin
 
 from playwright.async_api import Error as PlaywrightError
 
-from operator_agent.actions import Click, Fill, PageAction, Press
 from operator_agent.errors import ActionError, ApprovalDeniedError, ConfigurationError, HealingFailedError
 from operator_agent.logs import get_logger
 from operator_agent.models import Model
@@ -53,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["Replayer"]
 
 _log = get_logger("operator_agent.replay")
+
+# How the skill context words a step its policy blocked; such a step is never tried on another element.
+_BLOCKED = "blocked by policy"
 
 
 class Replayer:
@@ -132,8 +133,7 @@ class Replayer:
             assert el is not None
             return await self.ctx.click(el, irreversible=flagged, button=button, double=double)
 
-        await self._step(step, "click", intent, locators, act, expect=expect, irreversible=irreversible,
-                         judge=lambda ref: Click(ref=ref, button=button, double=double))  # fmt: skip
+        await self._step(step, "click", intent, locators, act, expect=expect, irreversible=irreversible)
 
     async def fill(
         self, step: int, intent: str, *, locators: Chain, text: str | None = None, secret: str | None = None,
@@ -145,9 +145,7 @@ class Replayer:
             assert el is not None
             return await self.ctx.fill(el, text, secret=secret, submit=submit, irreversible=flagged)
 
-        judge = (lambda ref: Fill(ref=ref, text=text, secret=secret, submit=True)) if submit else None
-        await self._step(step, "fill", intent, locators, act, expect=expect, irreversible=irreversible,
-                         judge=judge)  # fmt: skip
+        await self._step(step, "fill", intent, locators, act, expect=expect, irreversible=irreversible)
 
     async def select(
         self, step: int, intent: str, *, locators: Chain, values: Sequence[str],
@@ -198,8 +196,7 @@ class Replayer:
         async def act(el: ElementRef | None, flagged: bool) -> ActionOutcome:
             return await self.ctx.press(keys, target=el, irreversible=flagged)
 
-        await self._step(step, "press", intent, locators or [], act, expect=expect, irreversible=irreversible,
-                         judge=lambda ref: Press(keys=keys, ref=ref or None))  # fmt: skip
+        await self._step(step, "press", intent, locators or [], act, expect=expect, irreversible=irreversible)
 
     async def hover(self, step: int, intent: str, *, locators: Chain) -> None:
         """Move the mouse over the step's element (nothing on the page changes by itself)."""
@@ -299,14 +296,13 @@ class Replayer:
         *,
         expect: Mapping[str, str] | None,
         irreversible: bool,
-        judge: Callable[[str], PageAction] | None = None,
         attached_ok: bool = False,
     ) -> None:
         started = time.perf_counter()
         where = f"skill {self.skill} step {step}"
         validate_chain(chain, where=where)
         if not chain:
-            flagged = irreversible or await self._judge(judge, None)
+            flagged = irreversible
             try:
                 await act(None, flagged)
                 problem = await self._postcondition(expect)
@@ -342,7 +338,7 @@ class Replayer:
                 # The element's chain on the page as it is now, read before acting may take it away.
                 proposed = _merge(await capture_locator_chain(found.element) or [found.entry], chain)
             assert found is not None
-            flagged = irreversible or await self._judge(judge, found.element)
+            flagged = irreversible
             try:
                 await act(found.element, flagged)
                 problem = await self._postcondition(expect)
@@ -350,7 +346,7 @@ class Replayer:
                 self._record(step, kind, intent, False, "approval denied", started, found=found)
                 raise
             except ActionError as exc:
-                if flagged:
+                if flagged or str(exc).startswith(_BLOCKED):
                     self._record(step, kind, intent, False, str(exc), started, found=found)
                     raise
                 problem = f"{describe_strategy(found.entry)}: the action failed: {exc}"
@@ -379,21 +375,6 @@ class Replayer:
             return self.session.model
         model: Model | None = getattr(self.ctx, "_model", None)
         return model
-
-    async def _judge(self, judge: Callable[[str], PageAction] | None, element: ElementRef | None) -> bool:
-        """Whether the policy wants approval for this step on the page as it is now."""
-        policy = self.session.policy
-        if judge is None or policy is None:
-            return False
-        action = judge(element.ref if element is not None else "")
-        verdict = await policy.assess(action, element, page=self.ctx.page)
-        if verdict.blocked:
-            raise ApprovalDeniedError(
-                f"skill {self.skill}: blocked by policy, nothing was done: {'; '.join(verdict.reasons)}",
-                kind=str(getattr(action, "kind", "action")),
-                target=element.describe() if element is not None else None,
-            )  # fmt: skip
-        return verdict.needs_approval
 
     async def _retarget(
         self, step: int, kind: str, intent: str, chain: Chain, tried: list[str]

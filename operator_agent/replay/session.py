@@ -1,7 +1,7 @@
 """The replay session: settings shared by the compiled skills replayed in a block, and what they found.
 
 A :class:`ReplaySession` is entered with ``with``; every :class:`~operator_agent.replay.Replayer`
-created inside it (one per compiled skill call) uses its model, policy and timeouts, and reports its
+created inside it (one per compiled skill call) uses its model and timeouts, and reports its
 steps (:class:`ReplayedStep`) and heals (:class:`Heal`) to it.
 """
 
@@ -11,16 +11,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from operator_agent.errors import ConfigurationError
 from operator_agent.models import Model, Usage
 from operator_agent.replay.locators import describe_strategy
-
-if TYPE_CHECKING:
-    from operator_agent.guardrails.policy import Policy
 
 __all__ = ["Heal", "ReplaySession", "ReplayedStep", "current_session"]
 
@@ -109,9 +106,6 @@ class ReplaySession:
 
     Args:
         model: The model for model-assisted re-targeting; ``None`` heals through fallbacks only.
-        policy: The guardrail policy that judges clicks and key presses; the default
-            :class:`~operator_agent.guardrails.policy.Policy` when ``None``. ``False`` turns the
-            check off (the recorded ``irreversible`` flags still apply).
         locate_timeout_s: How long a step waits for its element.
         heal_grace_s: How long the first strategy may take to appear before a fallback is used.
         postcondition_timeout_s: How long a step waits for its postcondition.
@@ -127,7 +121,6 @@ class ReplaySession:
         self,
         *,
         model: Model | None = None,
-        policy: Policy | Literal[False] | None = None,
         locate_timeout_s: float = 8.0,
         heal_grace_s: float = 0.5,
         postcondition_timeout_s: float = 10.0,
@@ -143,7 +136,6 @@ class ReplaySession:
         if heal_grace_s < 0:
             raise ConfigurationError(f"ReplaySession heal_grace_s must be >= 0, got {heal_grace_s}")
         self.model = model
-        self._policy = policy
         self.locate_timeout_s = locate_timeout_s
         self.heal_grace_s = heal_grace_s
         self.postcondition_timeout_s = postcondition_timeout_s
@@ -154,17 +146,6 @@ class ReplaySession:
         self.model_calls = 0
         self.usage = Usage()
         self._token: Any = None
-
-    @property
-    def policy(self) -> Policy | None:
-        """The policy that judges steps, or ``None`` when the check is off."""
-        if self._policy is False:
-            return None
-        if self._policy is None:
-            from operator_agent.guardrails.policy import Policy
-
-            self._policy = Policy()
-        return self._policy
 
     def __enter__(self) -> ReplaySession:
         self._token = _SESSION.set(self)

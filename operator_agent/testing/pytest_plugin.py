@@ -388,7 +388,9 @@ def oa_agent(
 
 @pytest.fixture
 def oa_skill_context(oa_run_context: RunContext, oa_approver: Approver, tmp_path: Path) -> SkillContext:
-    """A skill context on ``oa_page`` whose irreversible steps go to ``oa_approver``."""
+    """A skill context on ``oa_page``: the engine's policy judges every step, and what it (or the skill)
+    finds irreversible goes to ``oa_approver``."""
+    from operator_agent.guardrails.policy import Policy
     from operator_agent.skills import SkillContext, approval_callback
 
     run_id = "test-" + tmp_path.name
@@ -397,6 +399,7 @@ def oa_skill_context(oa_run_context: RunContext, oa_approver: Approver, tmp_path
         approve=approval_callback(oa_approver, run_id=run_id, tabs=oa_run_context),
         run_dir=tmp_path / "run",
         run_id=run_id,
+        policy=Policy(),
     )
 
 

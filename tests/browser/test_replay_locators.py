@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
+from operator_agent.act import ContextTabs
 from operator_agent.errors import ApprovalDeniedError, HealingFailedError
+from operator_agent.guardrails.policy import Policy
 from operator_agent.observe import observe
 from operator_agent.replay import Replayer, ReplaySession, build_locator, capture_locator_chain
 from operator_agent.skills import SkillContext
@@ -134,7 +136,9 @@ async def test_a_capture_of_an_element_that_left_is_empty(server: LocalServer, t
 
 
 async def _click(page: Page, chain: list[dict[str, str]], session: ReplaySession, **options: Any) -> None:
-    ctx = SkillContext.for_page(page, approve=options.pop("approve", None))
+    ctx = SkillContext(
+        tabs=ContextTabs(page=page), approve=options.pop("approve", None), policy=options.pop("policy", None)
+    )
     with session:
         await Replayer(ctx, skill="t").click(1, "click the button", locators=chain, **options)
 
@@ -144,13 +148,13 @@ async def test_the_first_strategy_gets_a_grace_period_before_a_fallback_is_used(
 ) -> None:
     chain = [{"role": "button", "name": "Save"}, {"css": 'button[data-action="save"]'}]
     await tab.goto(f"{server.url}/late.html")
-    patient = ReplaySession(heal_grace_s=2.0, policy=False)
+    patient = ReplaySession(heal_grace_s=2.0)
     await _click(tab, chain, patient)
     assert patient.heals == []
     assert patient.steps[-1].strategy == 'role=button name="Save"'
 
     await tab.goto(f"{server.url}/late.html")
-    hasty = ReplaySession(heal_grace_s=0.0, policy=False)
+    hasty = ReplaySession(heal_grace_s=0.0)
     await _click(tab, chain, hasty)
     assert [h.via for h in hasty.heals] == ["fallback"]
     assert hasty.heals[0].used == {"css": 'button[data-action="save"]'}
@@ -159,7 +163,7 @@ async def test_the_first_strategy_gets_a_grace_period_before_a_fallback_is_used(
 
 async def test_a_failed_postcondition_moves_to_the_next_element(server: LocalServer, tab: Page) -> None:
     await tab.goto(f"{server.url}/decoy.html")
-    session = ReplaySession(heal_grace_s=0.0, postcondition_timeout_s=1.0, policy=False)
+    session = ReplaySession(heal_grace_s=0.0, postcondition_timeout_s=1.0)
     chain = [{"role": "button", "name": "Go"}, {"css": "a#real"}]
 
     await _click(tab, chain, session, expect={"url": "/done.html"})
@@ -171,7 +175,7 @@ async def test_a_failed_postcondition_moves_to_the_next_element(server: LocalSer
 
 async def test_an_irreversible_step_is_never_done_twice(server: LocalServer, tab: Page) -> None:
     await tab.goto(f"{server.url}/decoy.html")
-    session = ReplaySession(heal_grace_s=0.0, postcondition_timeout_s=1.0, policy=False)
+    session = ReplaySession(heal_grace_s=0.0, postcondition_timeout_s=1.0)
     chain = [{"role": "button", "name": "Go"}, {"css": "a#real"}]
 
     with pytest.raises(HealingFailedError, match="is irreversible and its postcondition failed") as caught:
@@ -192,7 +196,8 @@ async def test_the_policy_judges_the_page_as_it_is_now(server: LocalServer, tab:
 
     # The recording did not flag this step; the button's words make the policy ask anyway.
     with pytest.raises(ApprovalDeniedError):
-        await _click(tab, [{"role": "button", "name": "Delete permanently"}], ReplaySession(), approve=deny)
+        await _click(tab, [{"role": "button", "name": "Delete permanently"}], ReplaySession(), approve=deny,
+                     policy=Policy())  # fmt: skip
 
     assert [kind for kind, _ in asked] == ["click"]
     assert "Delete permanently" in (asked[0][1] or "")
@@ -201,7 +206,7 @@ async def test_the_policy_judges_the_page_as_it_is_now(server: LocalServer, tab:
 
 async def test_without_any_working_strategy_the_error_lists_every_one(server: LocalServer, tab: Page) -> None:
     await tab.goto(f"{server.url}/decoy.html")
-    session = ReplaySession(locate_timeout_s=0.5, heal_grace_s=0.0, policy=False, screenshot_dir=None)
+    session = ReplaySession(locate_timeout_s=0.5, heal_grace_s=0.0, screenshot_dir=None)
     chain = [{"role": "button", "name": "Pay now"}, {"css": "#pay"}, {"text": "Pay"}]
 
     with pytest.raises(HealingFailedError) as caught:

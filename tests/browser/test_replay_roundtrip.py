@@ -1,7 +1,7 @@
 """Record once, replay without a model, on the mock back office; asserted on the server's state.
 
 A scripted model enters an invoice on layout v1 (login, vendor picker, every field type, upload,
-confirmation modal) while the locator chains of its elements are captured. The run compiles into a
+confirmation modal); the loop captures the locator chain of each element it acts on. The run compiles into a
 skill, which then replays with other values on v1, heals through its fallbacks on v2, stops at the
 first irreversible step when approvals are denied, and, for a step nothing in its chain can find,
 fails clearly without a model and heals through one model call with one.
@@ -23,7 +23,7 @@ from operator_agent.agent import Agent
 from operator_agent.browser import BrowserSession
 from operator_agent.guardrails.approval import PolicyApprover
 from operator_agent.models import ModelRequest, ScriptedModel, reply, tool_call
-from operator_agent.replay import CompiledSkill, LocatorRecorder, compile_trace, replay_skill
+from operator_agent.replay import CompiledSkill, compile_trace, replay_skill
 from operator_agent.testing.backoffice import BackofficeSite
 from operator_agent.testing.outline import find_ref
 from operator_agent.trace import read_trace
@@ -85,10 +85,7 @@ async def recorded(
     backoffice.reset()
     backoffice.set_variant("v1")
     backoffice.set_faults(None)
-    model = LocatorRecorder(
-        inner=ScriptedModel(recording_script(uploads / "invoice.pdf")),
-        page=lambda: browser_session.contexts[-1].page if browser_session.contexts else None,
-    )
+    model = ScriptedModel(recording_script(uploads / "invoice.pdf"))
     agent = Agent(
         model=model, browser=browser_session, approver=PolicyApprover(mode="approve"),
         secrets={"bo_password": PASSWORD}, trace_dir=root / "runs", upload_dirs=[uploads], screenshots=False,
@@ -106,7 +103,12 @@ async def recorded(
     )
     assert result.status == "completed", result.reason
     assert result.trace_dir is not None
-    assert model.annotate(result.trace_dir) == 18  # every action on an element got its chain
+    # The loop captured a locator chain for every action on an element, before acting.
+    chains = [
+        a.locators for r in read_trace(result.trace_dir) if r.type == "step" for a in r.actions if a.target
+    ]  # type: ignore[union-attr]
+    assert len(chains) == 18
+    assert all(chains)
     skill = compile_trace(result.trace_dir, name="enter_invoice", out=root / "skill")
     return Recorded(skill=skill, trace_dir=result.trace_dir, uploads=uploads)
 
