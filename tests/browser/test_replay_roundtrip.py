@@ -10,6 +10,7 @@ fails clearly without a model and heals through one model call with one.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -255,3 +256,33 @@ async def test_with_a_model_one_call_re_targets_the_step_and_the_fix_is_proposed
     assert by_model[0].proposed[0] == {"role": "button", "name": "Log in"}
     assert '+            {"role": "button", "name": "Log in"},' in result.diff  # type: ignore[attr-defined]
     assert [e.username for e in site.state().logins if e.outcome == "success"] == ["ops.agent"]
+
+
+def test_the_replay_command_heals_and_prints_the_diff(
+    recorded: Recorded, site: BackofficeSite, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``operator-agent replay`` end to end (its own browser): v2, fallbacks only, diff on stdout."""
+    from operator_agent.cli import main
+
+    site.set_variant("v2")
+    folder = tmp_path / "login"
+    folder.mkdir()
+    shutil.copy(recorded.skill.doc, folder / "SKILL.md")
+    source = recorded.skill.module.read_text()
+    (folder / "enter_invoice.py").write_text(source[: source.index("    await steps.fill(\n        5,")])
+    monkeypatch.setenv("BO_PASSWORD", PASSWORD)
+    arguments = [arg for key, value in params("x").items() for arg in ("--param", f"{key}={value}")]
+
+    code = main([
+        "replay", str(folder), *arguments, "--start-url", site.url + "/invoices/new", "--secret-env",
+        "bo_password=BO_PASSWORD", "--trace-dir", str(tmp_path / "runs"), "--write-heals", "--json",
+    ])  # fmt: skip
+
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0, payload
+    assert payload["status"] == "completed"
+    assert payload["model_calls"] == 0
+    assert [h["step"] for h in payload["heals"]] == [2, 4]
+    assert '+            {"role": "button", "name": "Log in"},' in payload["diff"]
+    assert [e.outcome for e in site.state().logins] == ["success"]
