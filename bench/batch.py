@@ -3,8 +3,9 @@
 Runs the month-end task of ``examples/batch_demo.py`` (a compiled skill, no model) against the mock
 back office on this machine: the same number of invoices at each concurrency, one browser with N
 contexts, a fresh journal each time. It reports items per minute, the scaling ratio against
-concurrency 1 measured in the same run, and the browser's memory per context (the peak resident
-memory of the browser's processes above the idle browser, divided by the number of contexts).
+concurrency 1 measured in the same run, and the browser's memory per context (the peak memory of the
+browser's processes, as proportional set size, above the idle browser, divided by the number of
+contexts).
 
 Run: .venv/bin/python bench/batch.py [--items 100] [--levels 1,2,4]
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from examples.batch_demo import make_task, sample_rows  # noqa: E402
 from operator_agent.batch import BatchRunner, load_items  # noqa: E402
-from operator_agent.batch.memory import descendant_rss_mb  # noqa: E402
+from operator_agent.batch.memory import descendant_memory_mb  # noqa: E402
 from operator_agent.browser import BrowserSession  # noqa: E402
 from operator_agent.guardrails import PolicyApprover  # noqa: E402
 from operator_agent.testing.backoffice import serve_backoffice  # noqa: E402
@@ -31,7 +32,7 @@ from operator_agent.testing.backoffice import serve_backoffice  # noqa: E402
 
 async def _sample_peak(peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        used = descendant_rss_mb()
+        used = descendant_memory_mb()
         if used is not None:
             peak[0] = max(peak[0], used)
         await asyncio.sleep(0.25)
@@ -49,7 +50,7 @@ async def main() -> int:
         vendors = [v.name for v in site.data().vendors][:8]
         async with BrowserSession() as session:
             await asyncio.sleep(1.0)
-            idle = descendant_rss_mb()
+            idle = descendant_memory_mb()
             for level in levels:
                 rows = sample_rows(vendors, count=args.items, bad=False, prefix=f"BENCH-C{level}")
                 runner = BatchRunner(
@@ -78,9 +79,9 @@ async def main() -> int:
                 )
         submitted = site.state().count("invoice.submitted")
     base = results[0][2]
-    print(
-        f"{'concurrency':>11} {'completed':>9} {'seconds':>8} {'items/min':>9} {'vs c=1':>7} {'MB/context':>10}"
-    )
+    heads = ("concurrency", "completed", "seconds", "items/min", "vs c=1", "MB/context")
+    widths = (11, 9, 8, 9, 7, 10)
+    print(" ".join(f"{head:>{width}}" for head, width in zip(heads, widths, strict=True)))
     for level, elapsed, rate, per_context, done in results:
         memory = f"{per_context:.0f}" if per_context is not None else "n/a"
         print(f"{level:>11} {done:>9} {elapsed:>8.1f} {rate:>9.2f} {rate / base:>6.2f}x {memory:>10}")

@@ -1,4 +1,4 @@
-"""How much memory the browser uses: the resident size of this process's child process tree.
+"""How much memory the browser uses: the memory of this process's child process tree.
 
 Playwright runs a driver process, which starts Chromium, which starts a renderer per site and
 helpers; all of them descend from this process. Reading ``/proc`` keeps this free of extra
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["descendant_rss_mb", "process_tree_rss_mb"]
+__all__ = ["descendant_memory_mb", "process_tree_memory_mb"]
 
 _PROC = Path("/proc")
 
@@ -32,21 +32,25 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in (_PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
+def _memory_kb(pid: int) -> int:
+    """The process's proportional set size (shared pages split between their users), or its
+    resident size on kernels without ``smaps_rollup``."""
+    for name, field in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            for line in (_PROC / str(pid) / name).read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
     return 0
 
 
-def descendant_rss_mb(pid: int | None = None) -> float | None:
-    """Resident memory of every process descending from ``pid`` (this process by default), in MB.
+def descendant_memory_mb(pid: int | None = None) -> float | None:
+    """Memory of every process descending from ``pid`` (this process by default), in MB.
 
-    Shared pages are counted once per process, so the figure overstates what the tree costs the
-    machine a little; it is consistent from one reading to the next, which is what a ceiling needs.
+    Each process counts its proportional set size: pages shared by several processes (the
+    browser's libraries, mapped by every renderer) are split between them, so the sum is what the
+    tree costs the machine.
 
     Returns:
         The total, or ``None`` where ``/proc`` is not available.
@@ -63,14 +67,14 @@ def descendant_rss_mb(pid: int | None = None) -> float | None:
         if current in seen:
             continue
         seen.add(current)
-        total_kb += _rss_kb(current)
+        total_kb += _memory_kb(current)
         stack.extend(children.get(current, []))
     return round(total_kb / 1024, 1)
 
 
-def process_tree_rss_mb() -> float | None:
-    """This process's own resident memory plus its descendants', in MB (``None`` without ``/proc``)."""
-    below = descendant_rss_mb()
+def process_tree_memory_mb() -> float | None:
+    """This process's own memory plus its descendants', in MB (``None`` without ``/proc``)."""
+    below = descendant_memory_mb()
     if below is None:
         return None
-    return round(below + _rss_kb(os.getpid()) / 1024, 1)
+    return round(below + _memory_kb(os.getpid()) / 1024, 1)

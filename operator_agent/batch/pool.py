@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from operator_agent.batch.memory import descendant_rss_mb
+from operator_agent.batch.memory import descendant_memory_mb
 from operator_agent.batch.outcome import TransientItemError, classify_error
 from operator_agent.browser import BrowserSession, RunContext
 from operator_agent.errors import ConfigurationError
@@ -100,7 +100,7 @@ class ContextPool:
 
     def memory_mb(self) -> float | None:
         """Resident memory of the browser's processes now, in MB (``None`` if unknown)."""
-        return descendant_rss_mb()
+        return descendant_memory_mb()
 
     def _memory_allows(self) -> bool:
         if self.memory_ceiling_mb is None:
