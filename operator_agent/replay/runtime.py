@@ -302,9 +302,8 @@ class Replayer:
         where = f"skill {self.skill} step {step}"
         validate_chain(chain, where=where)
         if not chain:
-            flagged = irreversible
             try:
-                await act(None, flagged)
+                await act(None, irreversible)
                 problem = await self._postcondition(expect)
             except ActionError as exc:
                 self._record(step, kind, intent, False, str(exc), started)
@@ -338,15 +337,14 @@ class Replayer:
                 # The element's chain on the page as it is now, read before acting may take it away.
                 proposed = _merge(await capture_locator_chain(found.element) or [found.entry], chain)
             assert found is not None
-            flagged = irreversible
             try:
-                await act(found.element, flagged)
+                await act(found.element, irreversible)
                 problem = await self._postcondition(expect)
             except ApprovalDeniedError:
                 self._record(step, kind, intent, False, "approval denied", started, found=found)
                 raise
             except ActionError as exc:
-                if flagged or str(exc).startswith(_BLOCKED):
+                if irreversible or str(exc).startswith(_BLOCKED):
                     self._record(step, kind, intent, False, str(exc), started, found=found)
                     raise
                 problem = f"{describe_strategy(found.entry)}: the action failed: {exc}"
@@ -356,7 +354,7 @@ class Replayer:
                 self._record(step, kind, intent, True, "ok", started, found=found, healed=via)
                 return
             tried.append(problem)
-            if flagged:
+            if irreversible:
                 # An irreversible step may have had its effect: never do it a second time.
                 shot = await self._screenshot(step)
                 self._record(step, kind, intent, False, problem, started, found=found)
