@@ -189,6 +189,15 @@ def add_parsers(subparsers: Any) -> None:
     report.set_defaults(handler=_cmd_report)
 
 
+def _journal(args: argparse.Namespace) -> Any:
+    """The journal of a command that reads or steers existing batches (it must exist)."""
+    from operator_agent.batch.journal import Journal
+
+    if not Path(args.journal).is_file():
+        raise ConfigurationError(f"no batch journal at {args.journal}")
+    return Journal(path=args.journal)
+
+
 def _out(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     print(json.dumps(payload, default=str, ensure_ascii=False) if args.json else text)
 
@@ -294,9 +303,7 @@ def _status_line(batch_id: str, status: str, mode: str, counts: dict[str, int]) 
 
 @_errors
 def _cmd_status(args: argparse.Namespace) -> int:
-    from operator_agent.batch.journal import Journal
-
-    journal = Journal(path=args.journal)
+    journal = _journal(args)
     if args.batch_id is None:
         batches = journal.batches()
         rows = [
@@ -321,9 +328,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 @_errors
 def _cmd_control(args: argparse.Namespace) -> int:
-    from operator_agent.batch.journal import Journal
-
-    Journal(path=args.journal).request(args.batch_id, args.control)
+    _journal(args).request(args.batch_id, args.control)
     _out(
         args,
         {"batch_id": args.batch_id, "requested": args.control},
@@ -336,7 +341,7 @@ def _cmd_control(args: argparse.Namespace) -> int:
 def _cmd_review_list(args: argparse.Namespace) -> int:
     from operator_agent.batch.review import ReviewQueue
 
-    items = ReviewQueue(journal=args.journal).list(args.batch_id)
+    items = ReviewQueue(journal=_journal(args)).list(args.batch_id)
     text = (
         "\n".join(
             f"{i.batch_id:<20} {i.key:<24} {i.state:<13} {i.review_reason or '-':<18} {i.reason[:90]}"
@@ -362,7 +367,7 @@ def _cmd_review_list(args: argparse.Namespace) -> int:
 def _cmd_review_show(args: argparse.Namespace) -> int:
     from operator_agent.batch.review import ReviewQueue
 
-    entry = ReviewQueue(journal=args.journal).show(args.batch_id, args.key)
+    entry = ReviewQueue(journal=_journal(args)).show(args.batch_id, args.key)
     _out(args, entry.model_dump(mode="json"), entry.describe())
     return EXIT_OK
 
@@ -379,7 +384,7 @@ def _cmd_review_resolve(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"--data is not valid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise ConfigurationError("--data must be a JSON object")
-    record = ReviewQueue(journal=args.journal).resolve(
+    record = ReviewQueue(journal=_journal(args)).resolve(
         args.batch_id, args.key, resolution=args.resolution, by=args.by, note=args.note, data=data
     )
     text = f"{record.key}: {args.resolution} by {args.by}; the item is now {record.state}"
@@ -391,10 +396,9 @@ def _cmd_review_resolve(args: argparse.Namespace) -> int:
 
 @_errors
 def _cmd_report(args: argparse.Namespace) -> int:
-    from operator_agent.batch.journal import Journal
     from operator_agent.batch.report import write_report
 
-    journal = Journal(path=args.journal)
+    journal = _journal(args)
     shadow = None
     if args.reference:
         from operator_agent.batch.shadow import compare_shadow

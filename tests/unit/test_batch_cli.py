@@ -96,6 +96,9 @@ def test_pause_and_cancel_are_requests_in_the_journal(
     assert journal.batch("b").control == "cancel"
     assert main(["batch", "status", "missing", "--journal", str(journal.path)]) == 3
     assert "no batch 'missing'" in capsys.readouterr().err
+    assert main(["review", "list", "--journal", str(tmp_path / "typo.db")]) == 2
+    assert "no batch journal at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists(), "a mistyped path does not create an empty journal"
 
 
 def test_task_specs_are_checked() -> None:
