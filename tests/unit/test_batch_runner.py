@@ -332,8 +332,19 @@ def test_the_progress_bar_shows_counts_rate_and_eta() -> None:
 
     stream = io.StringIO()
     bar = ProgressBar(stream=stream, width=10, force=True)
-    counts = {"pending": 4, "running": 1, "awaiting_approval": 1, "completed": 3, "failed": 0, "needs_review": 1}
-    bar(BatchEvent(kind="item_finished", batch_id="2026-10", total=10, counts=counts, rate_per_min=6.0, eta_s=60))
+    counts = {
+        "pending": 4,
+        "running": 1,
+        "awaiting_approval": 1,
+        "completed": 3,
+        "failed": 0,
+        "needs_review": 1,
+    }
+    bar(
+        BatchEvent(
+            kind="item_finished", batch_id="2026-10", total=10, counts=counts, rate_per_min=6.0, eta_s=60
+        )
+    )
     assert stream.getvalue() == (
         "\r\x1b[2K2026-10 [####......] 4/10  done 3  failed 0  review 1  approval 1  6.0/min  ETA 60s"
     )
