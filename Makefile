@@ -7,9 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test lint typecheck check bench clean
+.PHONY: setup browser redis demo test lint typecheck check bench clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser redis
 
 # Reinstall only when the project's metadata changes.
 $(STAMP): pyproject.toml
@@ -27,6 +27,15 @@ browser: $(STAMP)
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 		$(PY) -m operator_agent.browser; \
+	fi
+
+# The scale-out tests start their own redis-server on a free loopback port; it must be installed.
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		echo "Installing Debian's redis-server package (for the scale-out tests)"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
 	fi
 
 demo: setup
@@ -49,6 +58,7 @@ bench: setup
 	$(PY) bench/observe.py
 	$(PY) bench/history.py
 	$(PY) bench/skills.py
+	$(PY) bench/batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
