@@ -28,6 +28,7 @@ from operator_agent.actions import (
     parse_tool_call,
 )
 from operator_agent.agent import Agent
+from operator_agent.batch import AgentTask, BatchRunner, CompiledSkillTask, Journal, ReviewQueue, SkillTask
 from operator_agent.browser import BrowserSession, DialogPolicy, RunContext, find_chromium
 from operator_agent.budget import Budget
 from operator_agent.errors import (
@@ -83,8 +84,18 @@ from operator_agent.models import (
     tool_call,
 )
 from operator_agent.observe import Observation, ObserveOptions, observe
+from operator_agent.replay import CassetteModel, compile_trace, replay_skill
 from operator_agent.result import RunResult, RunStatus
 from operator_agent.secrets import TOTP, SecretStore
+from operator_agent.skills import (
+    Skill,
+    SkillContext,
+    SkillRegistry,
+    SkillResult,
+    bundled_skills,
+    load_skills,
+    skill,
+)
 from operator_agent.trace import read_trace
 
 __version__ = "0.1.0"
@@ -96,20 +107,24 @@ __all__ = [
     "ActionFailedError",
     "Agent",
     "AgentRun",
+    "AgentTask",
     "ApprovalDecision",
     "ApprovalQueue",
     "ApprovalRequest",
     "Approver",
     "AskHuman",
     "AuditLog",
+    "BatchRunner",
     "BrowserError",
     "BrowserNotFoundError",
     "BrowserSession",
     "Budget",
     "BudgetExhaustedError",
     "CallbackApprover",
+    "CassetteModel",
     "Check",
     "Click",
+    "CompiledSkillTask",
     "ConfigurationError",
     "ConsoleApprover",
     "DialogPolicy",
@@ -122,6 +137,7 @@ __all__ = [
     "GoBack",
     "Hover",
     "InvalidActionError",
+    "Journal",
     "Message",
     "Model",
     "ModelError",
@@ -140,6 +156,7 @@ __all__ = [
     "Press",
     "PriceTable",
     "QueueApprover",
+    "ReviewQueue",
     "RunContext",
     "RunResult",
     "RunStatus",
@@ -149,6 +166,11 @@ __all__ = [
     "SecretStore",
     "SelectOption",
     "SiteError",
+    "Skill",
+    "SkillContext",
+    "SkillRegistry",
+    "SkillResult",
+    "SkillTask",
     "StaleRefError",
     "SwitchTab",
     "SyncInAsyncError",
@@ -164,11 +186,16 @@ __all__ = [
     "WaitFor",
     "__version__",
     "action_tool_specs",
+    "bundled_skills",
+    "compile_trace",
     "configure_logging",
     "find_chromium",
+    "load_skills",
     "observe",
     "parse_tool_call",
     "read_trace",
+    "replay_skill",
     "reply",
+    "skill",
     "tool_call",
 ]
