@@ -129,9 +129,7 @@ class ScriptedOperator:
         if ("textbox", "Password") in names or ("textbox", "Authentication code") in names:
             # One call to the bundled `login` skill instead of a dozen primitive actions.
             return [
-                tool_call(
-                    "login", username=USERNAME, password_secret="bo_password", totp_secret="bo_totp"
-                )
+                tool_call("login", username=USERNAME, password_secret="bo_password", totp_secret="bo_totp")
             ]
         if ("button", "Confirm submission") in names:
             self._submitted = True
