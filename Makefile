@@ -38,8 +38,10 @@ redis:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
 	fi
 
+# The flagship example (one invoice, with an approval pause), then a small month-end batch.
 demo: setup
 	$(PY) examples/invoice_demo.py
+	$(PY) examples/batch_demo.py
 
 test: setup
 	$(PY) -m pytest
