@@ -357,7 +357,9 @@ class AgentRun:
             for (call, _, element), outcome, chain in zip(batch, outcomes, chains, strict=True):
                 results.append((call.id, outcome_text(outcome)))
                 records.append(action_record(call, element, outcome=outcome, locators=chain))
-                if not outcome.executed or outcome.navigated:
+                if not outcome.executed or outcome.navigated or not outcome.ok:
+                    # After a failure or a new page, later calls of this reply (a `done` too) would
+                    # rest on a plan that no longer fits: the model observes again first.
                     halt = NOT_EXECUTED
             batch.clear()
             return halt

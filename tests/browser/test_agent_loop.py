@@ -317,3 +317,19 @@ async def test_model_outage_ends_the_run_clearly(
     assert result.status == "failed"
     assert "ModelUnavailableError" in result.reason
     assert "500" in result.reason
+
+
+async def test_a_final_action_after_a_failed_one_is_not_accepted(
+    browser_session: BrowserSession, tmp_path: Path, start: str
+):
+    model = ScriptedModel(
+        [
+            [tool_call("click", ref="e999"), tool_call("done", output="claimed success")],
+            tool_call("done", output="after looking again"),
+        ]
+    )
+    result = await _agent(browser_session, tmp_path, model).run("x", start_url=start)
+    assert result.status == "completed"
+    assert result.output == "after looking again"
+    skipped = _tool_results(model.calls[1])[1]
+    assert skipped.startswith("not executed")
