@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 from operator_agent.batch.records import BatchInfo, ItemRecord, utc
@@ -18,7 +17,6 @@ __all__ = [
     "item_from_row",
     "owner_id",
     "owner_is_alive",
-    "split_statements",
 ]
 
 _STATES = "('pending', 'running', 'awaiting_approval', 'completed', 'failed', 'needs_review')"
@@ -113,15 +111,6 @@ def owner_is_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def split_statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
 
 
 def dump(value: Any) -> str:

@@ -18,10 +18,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from operator_agent._sqlite import ensure_schema, immediate, open_connection, prepare_folder, use_wal
 from operator_agent.batch._journal_sql import (
     SCHEMA,
     batch_from_row,
@@ -29,7 +30,6 @@ from operator_agent.batch._journal_sql import (
     item_from_row,
     owner_id,
     owner_is_alive,
-    split_statements,
 )
 from operator_agent.batch.items import BatchItem
 from operator_agent.batch.records import (
@@ -49,6 +49,7 @@ __all__ = ["SCHEMA_VERSION", "Journal", "owner_id", "owner_is_alive"]
 
 SCHEMA_VERSION = 1
 _log = get_logger("operator_agent.batch.journal")
+_WHAT = "batch journal"
 
 
 class Journal:
@@ -74,60 +75,30 @@ class Journal:
 
     # -- storage ---------------------------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise BatchError(f"cannot open batch journal {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        try:
-            # NORMAL is durable in WAL mode against a process crash; only a power loss may drop the
-            # last commits, which the idempotency check then covers.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        except sqlite3.Error as exc:
-            raise BatchError(f"batch journal {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        # NORMAL is durable in WAL mode against a process crash; only a power loss may drop the last
+        # commits, which the idempotency check then covers.
+        return open_connection(
+            self.path,
+            what=_WHAT,
+            error=BatchError,
+            busy_timeout_s=self._busy_timeout_s,
+            pragmas=("PRAGMA synchronous=NORMAL",),
+        )
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connect() as conn, immediate(conn):
+            yield conn
 
     def _init_schema(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BatchError(f"cannot create the folder of batch journal {self.path}: {exc}") from exc
+        prepare_folder(self.path, what=_WHAT, error=BatchError)
         with self._connect() as conn:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            _log.warning("batch journal is not in WAL mode", path=str(self.path), journal_mode=mode)
+            use_wal(conn, path=self.path, what=_WHAT)
         with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise BatchError(
-                    f"batch journal {self.path} has schema version {version}; this version of "
-                    f"operator-agent understands up to {SCHEMA_VERSION}"
-                )
-            if version == 0:
-                tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-                if tables:
-                    raise BatchError(
-                        f"{self.path} is a SQLite database of something else (tables: "
-                        f"{', '.join(sorted(tables))}), not a batch journal"
-                    )
-                for statement in split_statements(SCHEMA):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            ensure_schema(
+                conn, path=self.path, what=_WHAT, error=BatchError, schema=SCHEMA, version=SCHEMA_VERSION
+            )
 
     @staticmethod
     def _event(

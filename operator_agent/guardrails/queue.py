@@ -24,13 +24,14 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from operator_agent._sqlite import ensure_schema, immediate, open_connection, prepare_folder, use_wal
 from operator_agent.errors import (
     ApprovalConflictError,
     ApprovalError,
@@ -51,6 +52,7 @@ SCHEMA_VERSION = 1
 EXPIRED_BY = "queue:timeout"
 
 _log = get_logger("operator_agent.guardrails.queue")
+_WHAT = "approval queue"
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 _SCHEMA = """
@@ -205,58 +207,25 @@ class ApprovalQueue:
 
     # -- storage ---------------------------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise ApprovalError(f"cannot open approval queue {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        except sqlite3.Error as exc:
-            raise ApprovalError(f"approval queue {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return open_connection(
+            self.path, what=_WHAT, error=ApprovalError, busy_timeout_s=self._busy_timeout_s
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; taking the write lock up front makes check-then-update atomic."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connect() as conn, immediate(conn):
+            yield conn
 
     def _init_schema(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ApprovalError(f"cannot create the folder of approval queue {self.path}: {exc}") from exc
+        prepare_folder(self.path, what=_WHAT, error=ApprovalError)
         with self._connect() as conn:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            _log.warning("approval queue is not in WAL mode", path=str(self.path), journal_mode=mode)
+            use_wal(conn, path=self.path, what=_WHAT)
         with self._transaction() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ApprovalError(
-                    f"approval queue {self.path} has schema version {version}; this version of "
-                    f"operator-agent understands up to {SCHEMA_VERSION}"
-                )
-            if version == 0:
-                tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-                if tables:
-                    raise ApprovalError(
-                        f"{self.path} is a SQLite database of something else (tables: "
-                        f"{', '.join(sorted(tables))}), not an approval queue"
-                    )
-                for statement in _split_statements(_SCHEMA):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            ensure_schema(
+                conn, path=self.path, what=_WHAT, error=ApprovalError, schema=_SCHEMA, version=SCHEMA_VERSION
+            )
             if self.audit is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO queue_settings (key, value) VALUES ('audit_log', ?)",
@@ -555,18 +524,6 @@ def _conflict_message(row: sqlite3.Row, path: Path) -> str:
         f"approval request {row['id']!r} in {path} was already {status} by {row['decided_by']} at "
         f"{_iso(row['decided_at'])}; a decision is final"
     )
-
-
-def _split_statements(script: str) -> Iterator[str]:
-    """Split a SQL script into statements (``executescript`` would commit our open transaction)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        yield buffer.strip()
 
 
 class QueueApprover:
