@@ -18,6 +18,7 @@ from playwright.async_api import BrowserContext, Route
 from playwright.async_api import Error as PlaywrightError
 
 from operator_agent.errors import ConfigurationError
+from operator_agent.guardrails.cdp_guard import CdpRequestGuard, supports_cdp_guard
 from operator_agent.logs import get_logger
 
 __all__ = ["DomainAllowlist"]
@@ -81,12 +82,19 @@ class DomainAllowlist:
         allowlist is blocked before the browser follows it.
         """
 
+        guard: CdpRequestGuard | None = None
+        if supports_cdp_guard(context):
+            guard = CdpRequestGuard(context=context, allows=self.allows, on_block=self._block)
+            await guard.start()
+
         async def handle(route: Route) -> None:
             request = route.request
             if not self.allows(request.url):
                 self._block(request.url, "host not allowed")
                 await route.abort("blockedbyclient")
                 return
+            if guard is not None:
+                await guard.cover(request)
             # A request with a body (a form POST with files) cannot be replayed faithfully by
             # route.fetch: the browser does not hand over uploaded file contents.
             if not request.is_navigation_request() or request.method not in ("GET", "HEAD"):
