@@ -17,7 +17,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from operator_agent.act.failures import action_delivered
 from operator_agent.act.outcome import StepResult
-from operator_agent.act.targets import ElementFacts, Target, element_facts
+from operator_agent.act.targets import ElementFacts, Target, element_facts, evaluate_on
 from operator_agent.actions import Check, Click, Scroll, Uncheck
 from operator_agent.errors import InvalidActionError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE
@@ -121,7 +121,7 @@ async def select_options(target: Target, values: Sequence[str], *, timeout_ms: f
         raise InvalidActionError(
             f"{target.describe()} takes one option, but {len(values)} were given; give one value"
         )
-    options: list[dict[str, Any]] = await target.locator.evaluate(_OPTIONS_JS, timeout=timeout_ms)
+    options: list[dict[str, Any]] = await evaluate_on(target.locator, _OPTIONS_JS, timeout_ms=timeout_ms)
     chosen: list[dict[str, Any]] = []
     for wanted in values:
         option = _pick(wanted, options)
@@ -135,7 +135,7 @@ async def select_options(target: Target, values: Sequence[str], *, timeout_ms: f
             raise InvalidActionError(f'the option "{option["label"]}" of {target.describe()} is disabled')
         chosen.append(option)
     await target.locator.select_option(index=[o["index"] for o in chosen], timeout=timeout_ms)
-    after: list[dict[str, Any]] = await target.locator.evaluate(_OPTIONS_JS, timeout=timeout_ms)
+    after: list[dict[str, Any]] = await evaluate_on(target.locator, _OPTIONS_JS, timeout_ms=timeout_ms)
     shown = ", ".join(o["label"] for o in after if o["selected"])
     picked = ", ".join(f'"{o["label"]}"' for o in chosen)
     return StepResult(
@@ -158,13 +158,14 @@ async def check_element(target: Target, action: Check | Uncheck, *, timeout_ms: 
     if facts.disabled:
         raise InvalidActionError(f"cannot {verb} {target.describe()}: it is disabled")
     want = verb == "check"
-    if await target.locator.is_checked(timeout=timeout_ms) == want:
+    if facts.checked == want:
         return StepResult(message=f"{target.describe()} was already {verb}ed; nothing changed")
     if want:
         await target.locator.check(timeout=timeout_ms)
     else:
         await target.locator.uncheck(timeout=timeout_ms)
-    state = "checked" if await target.locator.is_checked(timeout=timeout_ms) else "unchecked"
+    after = await element_facts(target.locator, timeout_ms=timeout_ms)
+    state = "checked" if after.checked else "unchecked"
     return StepResult(message=f"{verb}ed {target.describe()}; it is now {state}")
 
 
@@ -262,7 +263,7 @@ async def scroll(page: Page, target: Target | None, action: Scroll, *, timeout_m
     horizontal = action.direction in ("left", "right")
     delta = [sign * action.amount, 0] if horizontal else [0, sign * action.amount]
     if target is not None:
-        result: dict[str, Any] = await target.locator.evaluate(_SCROLL_JS, delta, timeout=timeout_ms)
+        result: dict[str, Any] = await evaluate_on(target.locator, _SCROLL_JS, delta, timeout_ms=timeout_ms)
     else:
         result = await page.evaluate(f"([dx, dy]) => ({_SCROLL_JS})(document.body, [dx, dy])", delta)
     if result["page"]:
@@ -344,7 +345,7 @@ async def _attached_names(element: Locator | ElementHandle, *, timeout_ms: float
     if isinstance(element, ElementHandle):
         handle_names: list[str] = await element.evaluate(_FILES_JS)
         return handle_names
-    names: list[str] = await element.evaluate(_FILES_JS, timeout=timeout_ms)
+    names: list[str] = await evaluate_on(element, _FILES_JS, timeout_ms=timeout_ms)
     return names
 
 

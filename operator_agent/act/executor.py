@@ -42,7 +42,7 @@ from operator_agent.act.outcome import NOT_EXECUTED, ActionOutcome, StepResult
 from operator_agent.act.tabs import Tabs
 from operator_agent.act.targets import Target, resolve_target
 from operator_agent.act.waiting import NetworkTracker, wait_for
-from operator_agent.act.watch import PageChange, PageWatch
+from operator_agent.act.watch import PageChange, PageWatch, Settle
 from operator_agent.actions import (
     Action,
     Check,
@@ -77,6 +77,20 @@ _Attempt = Callable[[float], Awaitable[StepResult]]
 def _retry_unless_acted(error: BaseException) -> bool:
     """For clicks and key presses: retry only a timeout that proves nothing reached the page."""
     return isinstance(error, PlaywrightTimeoutError) and not may_have_acted(error)
+
+
+def _settle_for(action: Action) -> Settle:
+    """How long the page runs after an action before the executor reads what changed.
+
+    What can submit, navigate or start a request late (clicks, keys, a fill that presses Enter,
+    a choice whose change handler may load another page) gets timers; typing and ticking get
+    one task turn, which is most of a form's actions.
+    """
+    if isinstance(action, Fill):
+        return "timers" if action.submit else "turn"
+    if isinstance(action, Check | Uncheck | UploadFile | Hover | Scroll | WaitFor):
+        return "turn"
+    return "timers"
 
 
 def _what(action: Action) -> str:
@@ -237,7 +251,7 @@ class ActionExecutor:
                     return self._finish(action, result, start, None, self._current_url()), None
                 result = await self._perform_safely(action, refs, watch.page)
                 try:
-                    change = await watch.finish(timeout_s=self._timeout_s)
+                    change = await watch.finish(timeout_s=self._timeout_s, settle=_settle_for(action))
                     url = change.url_after
                 except (OperatorAgentError, PlaywrightError) as exc:
                     # The action's own result stands; only what it changed could not be read.

@@ -26,7 +26,7 @@ from operator_agent.act.dates import (
     to_native_value,
 )
 from operator_agent.act.outcome import StepResult
-from operator_agent.act.targets import FILLABLE_CSS, ElementFacts, Target, element_facts
+from operator_agent.act.targets import FILLABLE_CSS, ElementFacts, Target, element_facts, evaluate_on
 from operator_agent.errors import InvalidActionError
 from operator_agent.observe.refs import SECRET_ATTRIBUTE
 
@@ -43,6 +43,12 @@ _SHOWN_JS = """
   return t.innerText;
 }
 """
+
+# Read after the page's input handlers had a turn: what they queued (a mask reformatting, a
+# framework re-rendering) has run, in the same call as the read.
+_SHOWN_AFTER_TURN_JS = (
+    f"(el) => new Promise((resolve) => setTimeout(() => resolve(({_SHOWN_JS.strip()})(el)), 0))"
+)
 
 _OPTIONS_JS = """
 (el) => {
@@ -89,9 +95,17 @@ class SecretValue:
     value: str
 
 
-async def shown_value(locator: Locator, *, timeout_ms: float) -> str:
-    """What the field shows now: the value of an input or textarea, else the element's text."""
-    value: str = await locator.evaluate(_SHOWN_JS, timeout=timeout_ms)
+async def shown_value(locator: Locator, *, timeout_ms: float, after_turn: bool = False) -> str:
+    """What the field shows: the value of an input or textarea, else the element's text.
+
+    Args:
+        locator: The field.
+        timeout_ms: How long the element may take to be found.
+        after_turn: Let the page's queued handlers run first (right after typing into it).
+    """
+    value: str = await evaluate_on(
+        locator, _SHOWN_AFTER_TURN_JS if after_turn else _SHOWN_JS, timeout_ms=timeout_ms
+    )
     return value
 
 
@@ -213,11 +227,6 @@ def _value_for(facts: ElementFacts, text: str) -> tuple[str, str]:
     return text, ""
 
 
-async def _pause(page: Page) -> None:
-    """Let the page's input handlers (and their timers) run."""
-    await page.wait_for_timeout(30)
-
-
 async def _clear_by_keys(locator: Locator, *, timeout_ms: float) -> None:
     await locator.focus(timeout=timeout_ms)
     await locator.press("ControlOrMeta+a", timeout=timeout_ms)
@@ -236,11 +245,11 @@ async def _options(locator: Locator, *, page: Page, wait_s: float, timeout_ms: f
     """The suggestions a combobox shows, waiting up to ``wait_s`` for them to appear."""
     deadline = time.monotonic() + wait_s
     while True:
-        names: list[str] = await locator.evaluate(_OPTIONS_JS, timeout=timeout_ms)
+        names: list[str] = await evaluate_on(locator, _OPTIONS_JS, timeout_ms=timeout_ms)
         if names:
             # Suggestions often arrive in more than one render; take them once they settle.
-            await page.wait_for_timeout(60)
-            settled: list[str] = await locator.evaluate(_OPTIONS_JS, timeout=timeout_ms)
+            await asyncio.sleep(0.03)
+            settled: list[str] = await evaluate_on(locator, _OPTIONS_JS, timeout_ms=timeout_ms)
             return settled or names
         if time.monotonic() >= deadline:
             return []
@@ -265,16 +274,16 @@ async def fill_field(
     if secret is not None:
         value, note = secret.value, ""
         # Mark first, so an observation taken at any moment hides the value.
-        await locator.evaluate(
+        await evaluate_on(
+            locator,
             "(el, [attr, name]) => el.setAttribute(attr, name)",
             [SECRET_ATTRIBUTE, secret.name],
-            timeout=timeout_ms,
+            timeout_ms=timeout_ms,
         )
     else:
         value, note = _value_for(facts, text or "")
     await locator.fill(value, timeout=timeout_ms)
-    await _pause(page)
-    shown = await shown_value(locator, timeout_ms=timeout_ms)
+    shown = await shown_value(locator, timeout_ms=timeout_ms, after_turn=True)
     options: list[str] = []
     typed_because = ""
     native = facts.input_type in NATIVE_DATE_TYPES
@@ -289,10 +298,9 @@ async def fill_field(
         await locator.press_sequentially(
             value, delay=_TYPE_DELAY_MS, timeout=timeout_ms + _TYPE_DELAY_MS * len(value)
         )
-        await _pause(page)
         if facts.combobox:
             options = await _options(locator, page=page, wait_s=1.5, timeout_ms=timeout_ms)
-        shown = await shown_value(locator, timeout_ms=timeout_ms)
+        shown = await shown_value(locator, timeout_ms=timeout_ms, after_turn=True)
         took = registered(value, shown, combobox=facts.combobox)
     return _report(
         target,

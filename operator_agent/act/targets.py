@@ -20,7 +20,7 @@ from playwright.async_api import Frame, Locator
 from operator_agent.errors import StaleRefError
 from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 
-__all__ = ["ElementFacts", "Target", "element_facts", "resolve_target"]
+__all__ = ["ElementFacts", "Target", "element_facts", "evaluate_on", "resolve_target"]
 
 _ARIA_ROLES: frozenset[str] = frozenset(get_args(get_type_hints(Frame.get_by_role)["role"]))
 
@@ -120,8 +120,11 @@ async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Targ
 async def _adopt(element: ElementRef, successor: Locator) -> Target:
     # Give the successor the ref, so later actions of the same batch find it directly.
     try:
-        await successor.evaluate(
-            "(el, [attr, ref]) => el.setAttribute(attr, ref)", [REF_ATTRIBUTE, element.ref]
+        await evaluate_on(
+            successor,
+            "(el, [attr, ref]) => el.setAttribute(attr, ref)",
+            [REF_ATTRIBUTE, element.ref],
+            timeout_ms=1000,
         )
         locator = element.locator()
     except PlaywrightError:
@@ -150,6 +153,8 @@ class ElementFacts:
         placeholder: Its placeholder, or "".
         fillable_descendants: How many fillable elements it holds (for a wrapper around an input).
         scrollable: Whether it scrolls its own content.
+        checked: For a checkable element, whether it is checked (the ``checked`` property, else
+            ``aria-checked``); None otherwise.
     """
 
     tag: str
@@ -164,6 +169,7 @@ class ElementFacts:
     placeholder: str
     fillable_descendants: int
     scrollable: bool
+    checked: bool | None = None
 
     def kind(self) -> str:
         """A short name of what the element is, such as ``checkbox`` or ``<select>``."""
@@ -184,6 +190,8 @@ _FACTS_JS = """
   const isField = (n) => n.isContentEditable || n.tagName === 'TEXTAREA' ||
     (n.tagName === 'INPUT' && !notText.includes((n.getAttribute('type') || 'text').toLowerCase()));
   const style = getComputedStyle(t);
+  const checkable = type === 'checkbox' || type === 'radio' ||
+    ['checkbox', 'radio', 'switch', 'menuitemcheckbox', 'menuitemradio'].includes(role);
   const overflows = (v) => v === 'auto' || v === 'scroll' || v === 'overlay';
   return {
     tag, input_type: type, role,
@@ -191,8 +199,9 @@ _FACTS_JS = """
     read_only: !!t.readOnly || t.getAttribute('aria-readonly') === 'true',
     disabled: !!t.disabled || t.getAttribute('aria-disabled') === 'true' || !!t.closest('fieldset:disabled'),
     multiple: !!t.multiple,
-    checkable: type === 'checkbox' || type === 'radio' ||
-      ['checkbox', 'radio', 'switch', 'menuitemcheckbox', 'menuitemradio'].includes(role),
+    checkable,
+    checked: !checkable ? null
+      : ((type === 'checkbox' || type === 'radio') ? t.checked : t.getAttribute('aria-checked') === 'true'),
     combobox: role === 'combobox' || (tag === 'input' && t.hasAttribute('list')) ||
       t.hasAttribute('aria-autocomplete') || t.getAttribute('aria-haspopup') === 'listbox',
     placeholder: t.getAttribute('placeholder') || t.getAttribute('aria-placeholder') || '',
@@ -211,7 +220,25 @@ FILLABLE_CSS = (
 )
 
 
+async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout_ms: float) -> Any:
+    """Run ``script`` (``(element, arg) => ...``, may be async) on the one element ``locator`` matches.
+
+    ``Locator.evaluate`` first waits for the element through Playwright's polling, which costs
+    about an animation frame per call even when the element is there. The executor has just
+    found the element, so this evaluates at once when exactly one element matches, and falls
+    back to ``Locator.evaluate`` (its wait, its strictness error) otherwise.
+    """
+    wrapped = (
+        "async (elements, arg) => elements.length === 1"
+        f" ? {{ found: true, value: await ({script.strip()})(elements[0], arg) }} : {{ found: false }}"
+    )
+    result: dict[str, Any] = await locator.evaluate_all(wrapped, arg)
+    if result["found"]:
+        return result.get("value")
+    return await locator.evaluate(script, arg, timeout=timeout_ms)
+
+
 async def element_facts(locator: Locator, *, timeout_ms: float) -> ElementFacts:
     """Read what the element is, following a label to its control."""
-    raw: dict[str, Any] = await locator.evaluate(_FACTS_JS, FILLABLE_CSS, timeout=timeout_ms)
+    raw: dict[str, Any] = await evaluate_on(locator, _FACTS_JS, FILLABLE_CSS, timeout_ms=timeout_ms)
     return ElementFacts(**raw)

@@ -14,7 +14,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from playwright.async_api import Download, Frame, Page, Request
 from playwright.async_api import Error as PlaywrightError
@@ -23,7 +23,7 @@ from operator_agent.act.tabs import Tabs
 from operator_agent.errors import OperatorAgentError
 from operator_agent.logs import get_logger
 
-__all__ = ["PageChange", "PageState", "PageWatch", "page_state"]
+__all__ = ["PageChange", "PageState", "PageWatch", "Settle", "page_state"]
 
 # Built per event rather than at import, so a logging configuration made later (by the
 # application, or a test capturing logs) always applies.
@@ -72,7 +72,19 @@ _STATE_JS = """
 }
 """
 
-_SETTLE_JS = "() => new Promise((resolve) => setTimeout(resolve, 40))"
+# The state once the page has had ``ms`` milliseconds to run what the action set off: one call,
+# so an action that cannot start anything late pays a single round trip.
+_SETTLED_STATE_JS = f"(ms) => new Promise((resolve) => setTimeout(resolve, ms)).then({_STATE_JS.strip()})"
+
+Settle = Literal["turn", "timers"]
+"""How long :meth:`PageWatch.finish` lets the page run before reading it.
+
+``"timers"`` (40 ms) gives click and key handlers time to start a navigation, a fetch or a
+short timer; ``"turn"`` lets only what the action queued run (one task turn), which is enough for
+input that cannot submit: filling, choosing, checking.
+"""
+
+_SETTLE_MS: dict[Settle, int] = {"turn": 0, "timers": 40}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +106,21 @@ class PageState:
     url: str
 
 
-async def page_state(page: Page) -> PageState | None:
-    """Snapshot the page, or ``None`` if it is between documents or closed."""
+async def page_state(page: Page, *, settle_ms: int | None = None) -> PageState | None:
+    """Snapshot the page, or ``None`` if it is between documents or closed.
+
+    Args:
+        page: The tab.
+        settle_ms: Let the page run this long first (in the same call); ``None`` reads at once.
+    """
     try:
-        raw: dict[str, Any] = await page.evaluate(_STATE_JS)
-    except PlaywrightError:
+        if settle_ms is None:
+            raw: dict[str, Any] = await page.evaluate(_STATE_JS)
+        else:
+            raw = await asyncio.wait_for(
+                page.evaluate(_SETTLED_STATE_JS, settle_ms), timeout=2 + settle_ms / 1000
+            )
+    except (PlaywrightError, TimeoutError):
         return None
     return PageState(
         token=str(raw["token"]),
@@ -227,13 +249,6 @@ class PageWatch:
         page.remove_listener("download", self._on_download)
         page.context.remove_listener("page", self._on_page)
 
-    async def _settle(self) -> None:
-        # One short timer in the page: lets click handlers run and navigation requests go out.
-        try:
-            await asyncio.wait_for(self._page.evaluate(_SETTLE_JS), timeout=2)
-        except (PlaywrightError, TimeoutError):
-            return
-
     async def _wait_for_commit(self, deadline: float) -> None:
         grace_end: float | None = None
         while not self._committed and not self._page.is_closed() and time.monotonic() < deadline:
@@ -250,29 +265,30 @@ class PageWatch:
         except OperatorAgentError:
             return None
 
-    async def finish(self, *, timeout_s: float) -> PageChange:
+    async def finish(self, *, timeout_s: float, settle: Settle = "timers") -> PageChange:
         """Let the page settle, wait for a started navigation, and report what changed.
 
         Args:
             timeout_s: The longest wait for a navigation the action started.
+            settle: How long the page may run before it is read (see :data:`Settle`).
         """
         page = self._page
         still_loading = False
         deadline = time.monotonic() + timeout_s
         try:
-            if not page.is_closed():
-                await self._settle()
-                if self._nav_requests and not self._committed:
-                    await self._wait_for_commit(deadline)
-                    # Still neither a new document nor an answer without one: it is on its way.
-                    still_loading = not self._committed and not self._nav_done and not self._downloads
-                if self._committed and not page.is_closed():
-                    remaining_ms = max(deadline - time.monotonic(), 0.5) * 1000
-                    try:
-                        await page.wait_for_load_state("domcontentloaded", timeout=remaining_ms)
-                    except PlaywrightError:
-                        still_loading = not page.is_closed()
-            after = None if page.is_closed() else await page_state(page)
+            after = None if page.is_closed() else await page_state(page, settle_ms=_SETTLE_MS[settle])
+            if self._nav_requests and not self._committed and not page.is_closed():
+                await self._wait_for_commit(deadline)
+                # Still neither a new document nor an answer without one: it is on its way.
+                still_loading = not self._committed and not self._nav_done and not self._downloads
+            if self._committed and not page.is_closed():
+                remaining_ms = max(deadline - time.monotonic(), 0.5) * 1000
+                try:
+                    await page.wait_for_load_state("domcontentloaded", timeout=remaining_ms)
+                except PlaywrightError:
+                    still_loading = not page.is_closed()
+                # What was read may be the document the action left.
+                after = await page_state(page)
             if after is None and not page.is_closed():
                 # Between two documents: give the new one a moment to exist.
                 try:

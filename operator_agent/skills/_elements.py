@@ -12,8 +12,9 @@ import contextlib
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator
+from playwright.async_api import Frame, Locator
 
+from operator_agent.act.targets import evaluate_on
 from operator_agent.errors import ActionFailedError, ElementNotFoundError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 
@@ -95,24 +96,16 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> Eleme
         ElementNotFoundError: If the element is not on the page (any more).
         ActionFailedError: If the page did not let the element be read.
     """
+    frames = locator.page.frames
+    if len(frames) == 1:
+        # One frame (most pages): the element is in it, so no handle is needed to learn where.
+        return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms)
     try:
         handle = await locator.element_handle(timeout=timeout_ms)
     except PlaywrightError as exc:
-        raise ElementNotFoundError(
-            f"the element left the page before it could be used: {str(exc).splitlines()[0]}", tried=[]
-        ) from None
+        raise _gone(exc) from None
     try:
-        info: dict[str, Any] = await handle.evaluate(
-            _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, False]
-        )
         frame = await handle.owner_frame()
-        # An observation's ref is kept unless another element carries it too.
-        if (
-            frame is not None
-            and info["ref"] != ref
-            and await frame.locator(_selector(str(info["ref"]))).count() != 1
-        ):
-            info = await handle.evaluate(_DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True])
     except PlaywrightError as exc:
         raise ActionFailedError(f"could not read the element to act on: {str(exc).splitlines()[0]}") from None
     finally:
@@ -120,6 +113,30 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> Eleme
             await handle.dispose()
     if frame is None:
         raise ElementNotFoundError("the element is not inside a frame any more", tried=[])
+    return await _stamp(locator, frame, ref=ref, timeout_ms=timeout_ms)
+
+
+def _gone(exc: PlaywrightError) -> ElementNotFoundError:
+    return ElementNotFoundError(
+        f"the element left the page before it could be used: {str(exc).splitlines()[0]}", tried=[]
+    )
+
+
+async def _stamp(locator: Locator, frame: Frame, *, ref: str, timeout_ms: float) -> ElementRef:
+    try:
+        info: dict[str, Any] = await evaluate_on(
+            locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, False], timeout_ms=timeout_ms
+        )
+    except PlaywrightError as exc:
+        raise _gone(exc) from None
+    try:
+        # An observation's ref is kept unless another element carries it too.
+        if info["ref"] != ref and await frame.locator(_selector(str(info["ref"]))).count() != 1:
+            info = await evaluate_on(
+                locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=timeout_ms
+            )
+    except PlaywrightError as exc:
+        raise ActionFailedError(f"could not read the element to act on: {str(exc).splitlines()[0]}") from None
     stamped = str(info["ref"])
     return ElementRef(
         ref=stamped,

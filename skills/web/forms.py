@@ -24,6 +24,11 @@ _IRREVERSIBLE = re.compile(
 )
 
 
+# How long the page must stay still (DOM and network) before the form is read, and after
+# submitting before its errors are: one render pass is far shorter; requests in flight keep it busy.
+_QUIET_MS = 100
+
+
 class FillFormResult(BaseModel):
     """What ``fill_form`` did.
 
@@ -181,7 +186,7 @@ async def fill_form(
         submit_irreversible: Whether that click cannot be undone and needs approval; guessed from
             the label when not given ("Submit", "Send", "Pay", "Confirm"... need approval).
     """
-    await settle(ctx, timeout_s=10)
+    await settle(ctx, timeout_s=10, quiet_ms=_QUIET_MS)
     await dismiss(ctx)
     form = await scan(ctx)
     result: dict[str, Any] = {"filled": {}, "unmapped": []}
@@ -219,7 +224,7 @@ async def fill_form(
             irreversible = bool(_IRREVERSIBLE.search(submit))
         await ctx.click(button, irreversible=irreversible)
         submitted = True
-        await settle(ctx, timeout_s=15)
+        await settle(ctx, timeout_s=15, quiet_ms=_QUIET_MS)
         errors = await page_errors(ctx)
     if result["unmapped"]:
         ctx.log.info(
