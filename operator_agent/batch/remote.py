@@ -6,6 +6,7 @@ Kept free of Celery and Redis imports, so the coordinator and the tests can use 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from operator_agent.batch.records import BatchMode, ItemRecord
 
-__all__ = ["RUN_ITEM", "RedisKeys", "RemoteItem", "redis_keys"]
+__all__ = ["RUN_ITEM", "RedisKeys", "RemoteItem", "redis_keys", "started_dispatch", "started_mark"]
 
 RUN_ITEM = "operator_agent.batch.run_item"
 """The Celery task name of one item's run."""
@@ -36,7 +37,11 @@ class RemoteItem(BaseModel):
         verify_completion: Confirm each success with the idempotency check.
         artifacts_dir: Where the worker writes item folders (shared storage, or local).
         redis_url: The Redis the workers share claims and outcomes in.
-        lock_s: How long one worker's claim on the item lasts.
+        lock_s: How long a worker's claim on the item outlives its last heartbeat: the worker renews
+            it every third of that while it lives, so the item of a dead worker is free this long
+            after its death at most.
+        dispatch: The id of this sending of the item; the worker that takes it up writes it into
+            the item's *started* mark, so the coordinator can tell that its message was taken up.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,22 +59,44 @@ class RemoteItem(BaseModel):
     verify_completion: bool = False
     artifacts_dir: str | None = None
     redis_url: str
-    lock_s: float = Field(default=3600.0, gt=0)
+    lock_s: float = Field(default=30.0, gt=0)
+    dispatch: str = ""
 
 
 @dataclass(frozen=True)
 class RedisKeys:
-    """The Redis keys of one item: its lock, its started mark and its finished outcome."""
+    """The Redis keys of one item: its lock (a worker's claim), its started mark, its finished
+    outcome, and the attempts counted so far by any worker."""
 
     lock: str
     started: str
     done: str
+    attempts: str
 
 
 def redis_keys(batch_id: str, key: str) -> RedisKeys:
     """The Redis keys of item ``key`` of ``batch_id``."""
     base = f"operator-agent:batch:{batch_id}:item:{key}"
-    return RedisKeys(lock=base + ":lock", started=base + ":started", done=base + ":done")
+    return RedisKeys(
+        lock=base + ":lock", started=base + ":started", done=base + ":done", attempts=base + ":attempts"
+    )
+
+
+def started_mark(*, dispatch: str, worker: str) -> str:
+    """The value of an item's *started* mark: which sending of the item which worker took up."""
+    return json.dumps({"dispatch": dispatch, "worker": worker})
+
+
+def started_dispatch(value: bytes | str | None) -> str | None:
+    """The dispatch id in a *started* mark, or ``None`` when there is no mark (or an older one)."""
+    if value is None:
+        return None
+    try:
+        mark = json.loads(value)
+    except ValueError:
+        return None
+    dispatch = mark.get("dispatch") if isinstance(mark, dict) else None
+    return dispatch if isinstance(dispatch, str) else None
 
 
 WorkerStatus = Literal["done", "busy", "interrupted"]

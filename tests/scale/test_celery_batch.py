@@ -1,19 +1,14 @@
 """A batch fanned out over two Celery worker processes with a real Redis broker on loopback.
 
 Redis (Debian's ``redis-server``) is started on an ephemeral port for this module and stopped
-afterwards; the tests are skipped, saying why, only when ``redis-server`` or Celery is missing.
+afterwards (``tests/scale/conftest.py``); the tests are skipped, saying why, only when
+``redis-server`` or Celery is missing.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,48 +18,7 @@ from examples.batch_demo import sample_rows, write_csv
 from operator_agent.batch import Journal, ReviewQueue, read_csv
 from operator_agent.errors import MissingExtraError
 from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
-
-ROOT = Path(__file__).resolve().parents[2]
-HAVE_REDIS = shutil.which("redis-server") is not None
-HAVE_CELERY = importlib.util.find_spec("celery") is not None and importlib.util.find_spec("redis") is not None
-needs_broker = pytest.mark.skipif(
-    not (HAVE_REDIS and HAVE_CELERY),
-    reason="needs redis-server (Debian package redis-server) and the 'scale' extra (celery, redis)",
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise RuntimeError(f"redis-server did not start on port {port}")
-        time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=15)
+from tests.scale.workers import needs_broker, start_worker, stop_workers
 
 
 @pytest.fixture(scope="module")
@@ -78,53 +32,9 @@ def workers(
     redis_url: str, scale_site: BackofficeSite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     folder = tmp_path_factory.mktemp("workers")
-    started = []
-    for n in (1, 2):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        env.update(
-            OPERATOR_AGENT_BROKER_URL=redis_url,
-            OPERATOR_AGENT_WORKER_DIR=str(folder / f"w{n}"),
-            BACKOFFICE_URL=scale_site.url,
-            BACKOFFICE_PDF_DIR=str(folder / "pdf"),
-            PYTHONPATH=str(ROOT),
-        )
-        log = (folder / f"w{n}.log").open("wb")
-        started.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "operator_agent.batch.celery_app",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--hostname",
-                    f"w{n}@%h",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        )
+    started = [start_worker(f"w{n}", redis_url=redis_url, site=scale_site, folder=folder) for n in (1, 2)]
     yield started
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    stop_workers(started)
 
 
 @needs_broker
