@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
@@ -45,6 +46,7 @@ __all__ = ["CdpRequestGuard", "supports_cdp_guard"]
 _log = get_logger("operator_agent.guardrails")
 
 _SEND_TIMEOUT_S: Final = 10.0
+_PASSED_MEMORY: Final = 512
 _PAUSE_EVERY_REQUEST: Final = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
 # Out-of-process iframes start paused until the guard has enabled interception in them.
 _AUTO_ATTACH_FRAMES: Final = {
@@ -172,6 +174,9 @@ class CdpRequestGuard:
         self._pages: dict[str, _Target] = {}  # by DevTools session id
         self._page_targets: set[str] = set()
         self._guarded: set[Page] = set()
+        # (method, URL) of requests the guard let through that Playwright may route next: the
+        # guard's interception runs before Playwright's, so a routed request found here was seen.
+        self._passed: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -189,29 +194,36 @@ class CdpRequestGuard:
         self._session.on("Target.receivedMessageFromTarget", self._on_page_message)
         self._session.on("Target.detachedFromTarget", self._on_page_detached)
         self._context.on("page", self._on_new_page)
+        for page in self._context.pages:
+            page.on("close", self._forget)
         self._context.on("close", lambda _: self._spawn(self.close()))
         await self._sweep(strict=True)
 
-    async def cover(self, request: Request) -> None:
-        """Make sure the page ``request`` comes from is guarded before the request goes on.
+    async def cover(self, request: Request) -> bool:
+        """Make sure the page ``request`` comes from is guarded; say whether the request is.
 
-        A popup's first navigation comes before Playwright knows its page; any page target of the
+        A popup's first navigation comes before Playwright knows its page: any page target of the
         context not guarded yet is attached then, so the rest of the popup's requests are
-        guarded. The request at hand, if its page was not guarded before it started, is not seen
-        by the guard: the route handler checks it and its first redirect itself.
+        guarded. A request that started before its page was guarded is not seen by the guard,
+        nor are its redirects: the caller must check those itself.
+
+        Returns:
+            Whether the guard already let this very request through, and so will check each of
+            its redirect hops.
         """
         if self._closed or request.service_worker is not None:
-            return
+            return False
+        covered = self._take_passed(request.method, request.url)
         try:
             page: Page | None = request.frame.page
         except PlaywrightError:
             page = None
-        if page is not None and page in self._guarded:
-            return
-        try:
-            await self._sweep(strict=False)
-        except BrowserError as exc:
-            _log.warning("could not guard a new page of the context", error=str(exc))
+        if page is None or page not in self._guarded:
+            try:
+                await self._sweep(strict=False)
+            except BrowserError as exc:
+                _log.warning("could not guard a new page of the context", error=str(exc))
+        return covered
 
     async def close(self) -> None:
         """Stop guarding and let go of the DevTools session (safe to call more than once)."""
@@ -320,6 +332,7 @@ class CdpRequestGuard:
         url = str(params["request"]["url"])
         try:
             if self._allows(url):
+                self._note_passed(str(params["request"]["method"]), url)
                 await target.send("Fetch.continueRequest", {"requestId": request_id})
                 return
             why = "redirect" if params.get("redirectedRequestId") else "host not allowed"
@@ -330,6 +343,20 @@ class CdpRequestGuard:
         except BrowserError as exc:
             # The page navigated away or closed: the request is gone.
             _log.debug("paused request could not be answered", url=url, error=str(exc))
+
+    def _note_passed(self, method: str, url: str) -> None:
+        key = (method, url.split("#", 1)[0])
+        self._passed[key] = self._passed.pop(key, 0) + 1
+        while len(self._passed) > _PASSED_MEMORY:
+            # Requests Playwright never routes (redirect hops, favicons) leave tokens behind.
+            self._passed.popitem(last=False)
+
+    def _take_passed(self, method: str, url: str) -> bool:
+        key = (method, url.split("#", 1)[0])
+        count = self._passed.pop(key, 0)
+        if count > 1:
+            self._passed[key] = count - 1
+        return count > 0
 
     # -- events ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from playwright.async_api import BrowserContext, Route
+from playwright.async_api import BrowserContext, Route, WebSocketRoute
 from playwright.async_api import Error as PlaywrightError
 
 from operator_agent.errors import ConfigurationError
@@ -93,11 +93,10 @@ class DomainAllowlist:
                 self._block(request.url, "host not allowed")
                 await route.abort("blockedbyclient")
                 return
-            if guard is not None:
-                await guard.cover(request)
+            covered = guard is not None and await guard.cover(request)
             # A request with a body (a form POST with files) cannot be replayed faithfully by
             # route.fetch: the browser does not hand over uploaded file contents.
-            if not request.is_navigation_request() or request.method not in ("GET", "HEAD"):
+            if covered or not request.is_navigation_request() or request.method not in ("GET", "HEAD"):
                 await route.fallback()
                 return
             try:
@@ -114,4 +113,12 @@ class DomainAllowlist:
                     return
             await route.fulfill(response=response)
 
+        async def handle_socket(socket: WebSocketRoute) -> None:
+            if self.allows(socket.url):
+                socket.connect_to_server()
+                return
+            self._block(socket.url, "web socket to a host not allowed")
+            await socket.close()
+
         await context.route("**/*", handle)
+        await context.route_web_socket("**/*", handle_socket)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -105,3 +107,79 @@ async def test_popups_are_covered(
             break
         await asyncio.sleep(0.1)
     assert guarded.take_blocked() == [f"{OUTSIDE}/popup"]
+
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _socket_handler(hits: list[str], page: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
+    """Serves ``/socket`` (a page) and ``/ws`` (a web socket that echoes one short text message)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            if self.path != "/ws":
+                body = page().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            key = self.headers["Sec-WebSocket-Key"] + _WS_GUID
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header(
+                "Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode()
+            )
+            self.end_headers()
+            self.wfile.flush()
+            _, size = self.rfile.read(2)  # a masked text frame shorter than 126 bytes
+            mask = self.rfile.read(4)
+            text = bytes(c ^ mask[i % 4] for i, c in enumerate(self.rfile.read(size & 0x7F)))
+            reply = b"echo:" + text
+            self.wfile.write(bytes([0x81, len(reply)]) + reply)
+            self.wfile.flush()
+            self.rfile.read(2)  # wait for the page to close the socket (or the connection to drop)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+async def test_web_sockets_inside_work_and_outside_are_blocked(run_context: RunContext) -> None:
+    inside_hits: list[str] = []
+    outside_hits: list[str] = []
+    ports: dict[str, int] = {}
+
+    def page() -> str:
+        return f"""<p id=out></p><script>
+          function connect(name, url) {{
+            const socket = new WebSocket(url);
+            socket.onopen = () => socket.send(name);
+            socket.onmessage = (e) => {{ document.getElementById('out').textContent += e.data; socket.close(); }};
+          }}
+          connect('inside', 'ws://127.0.0.1:{ports["inside"]}/ws');
+          connect('outside', 'ws://127.0.0.2:{ports["outside"]}/ws');
+        </script>"""
+
+    with (
+        LocalServer(handler=_socket_handler(inside_hits, page)) as inside,
+        LocalServer(handler=_socket_handler(outside_hits, page), host="127.0.0.2") as outside,
+    ):
+        ports.update(inside=inside.port, outside=outside.port)
+        allow = DomainAllowlist.of(["127.0.0.1"])
+        await allow.install(run_context.context)
+        await run_context.page.goto(inside.url + "/socket")
+        await run_context.page.wait_for_function("document.getElementById('out').textContent !== ''")
+        for _ in range(20):
+            if allow.blocked:
+                break
+            await asyncio.sleep(0.1)
+
+        assert await run_context.page.locator("#out").inner_text() == "echo:inside"
+        assert allow.take_blocked() == [f"ws://127.0.0.2:{outside.port}/ws"]
+        assert "/ws" in inside_hits
+        assert outside_hits == []

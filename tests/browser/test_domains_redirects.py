@@ -164,7 +164,8 @@ PAGES = {
 </script>""",
     "/image-page": _REPORT
     + "<img src='/out/popup-image.png' onload=\"report('img:loaded')\" onerror=\"report('img:failed')\">",
-    "/opener": "<button onclick=\"window.open('/image-page')\">open</button>",
+    "/opener": "<button onclick=\"window.open('/image-page')\">open</button>"
+    "<button onclick=\"window.open('/out/popup-page')\">open redirect</button>",
     "/framed": "<iframe src='{other}/image-page'></iframe>",
 }
 
@@ -303,12 +304,26 @@ async def test_a_popup_is_guarded_before_its_sub_resources_load(
     page = run_context.page
     await page.goto(sites.ok.url + "/opener")
     async with page.expect_popup() as popup_info:
-        await page.get_by_role("button", name="open").click()
+        await page.get_by_role("button", name="open", exact=True).click()
     popup = await popup_info.value
     await popup.wait_for_load_state()
 
     await _eventually(lambda: bool(guarded.blocked), "the popup's image redirect to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-image.png"]
+    assert sites.bad_hits.all() == []
+
+
+async def test_a_popup_whose_first_load_redirects_off_the_allowlist_is_blocked(
+    run_context: RunContext, guarded: DomainAllowlist, sites: Sites
+) -> None:
+    # The popup's first request starts before its page can be guarded: the route layer checks it.
+    page = run_context.page
+    await page.goto(sites.ok.url + "/opener")
+    async with page.expect_popup():
+        await page.get_by_role("button", name="open redirect").click()
+    await _eventually(lambda: bool(guarded.blocked), "the popup's redirect to be blocked")
+
+    assert guarded.take_blocked() == [f"{sites.bad.url}/popup-page"]
     assert sites.bad_hits.all() == []
 
 
