@@ -1,16 +1,24 @@
 """Moving items between journals, for scale-out: a worker adopts an item into its own journal, runs
-it, and the coordinator merges the outcome back into the batch's journal."""
+it, and the coordinator merges the outcome, and the history of the worker's run, back into the
+batch's journal."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from operator_agent.batch._journal_sql import dump
 from operator_agent.batch.journal import Journal
-from operator_agent.batch.records import ItemRecord
+from operator_agent.batch.records import ItemEvent, ItemRecord
 from operator_agent.errors import BatchError
 
-__all__ = ["adopt", "merge_remote"]
+__all__ = ["HISTORY_EVENTS", "adopt", "merge_remote", "run_history"]
+
+HISTORY_EVENTS = frozenset(
+    {"attempt", "idempotency_check", "approval_requested", "approval_decided", "irreversible_approved"}
+)
+"""The events of a worker's run that the coordinator's journal keeps (the worker's own bookkeeping,
+such as its claims, and the final state, which the merge writes itself, are left out)."""
 
 
 def adopt(journal: Journal, batch_id: str, record: ItemRecord, *, check_first: bool) -> None:
@@ -46,8 +54,31 @@ _MERGED = (
 )  # fmt: skip
 
 
-def merge_remote(journal: Journal, batch_id: str, record: ItemRecord, *, worker: str) -> ItemRecord:
-    """Record in the batch's journal how a worker finished an item.
+def run_history(journal: Journal, batch_id: str, key: str) -> list[ItemEvent]:
+    """The events of the worker's last run of an item (since it was last adopted) worth keeping."""
+    events = journal.events(batch_id, key=key)
+    starts = [n for n, e in enumerate(events) if e.event == "adopted"]
+    since = starts[-1] + 1 if starts else 0
+    return [e for e in events[since:] if e.event in HISTORY_EVENTS]
+
+
+def merge_remote(
+    journal: Journal,
+    batch_id: str,
+    record: ItemRecord,
+    *,
+    worker: str,
+    history: Sequence[ItemEvent] = (),
+) -> ItemRecord:
+    """Record in the batch's journal how a worker finished an item, after the history of its run.
+
+    Args:
+        journal: The batch's journal.
+        batch_id: The batch.
+        record: The item as the worker's journal holds it at the end.
+        worker: Which worker ran it.
+        history: The events of the worker's run (:func:`run_history`); each is kept with the time
+            it happened and the worker's name.
 
     Raises:
         BatchError: The outcome is not final.
@@ -63,6 +94,13 @@ def merge_remote(journal: Journal, batch_id: str, record: ItemRecord, *, worker:
     artifacts = {**record.artifacts, "worker": worker}
     with journal._write() as conn:
         journal._row(conn, batch_id, record.key)
+        for event in history:
+            if event.event in HISTORY_EVENTS:
+                conn.execute(
+                    "INSERT INTO item_events (batch_id, key, at, event, detail) VALUES (?, ?, ?, ?, ?)",
+                    (batch_id, record.key, event.at.timestamp(), event.event,
+                     dump({**event.detail, "worker": worker})),
+                )  # fmt: skip
         assignments = ", ".join(f"{name} = ?" for name in _MERGED)
         conn.execute(
             f"UPDATE items SET {assignments}, output = ?, artifacts = ?, irreversible_at = COALESCE(?, "

@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised when the extra is mis
     ) from exc
 
 from operator_agent.batch._claim import ItemClaim
-from operator_agent.batch._journal_remote import adopt
+from operator_agent.batch._journal_remote import adopt, run_history
 from operator_agent.batch.journal import Journal
 from operator_agent.batch.records import FINAL_STATES, ItemRecord
 from operator_agent.batch.remote import RUN_ITEM, RemoteItem, redis_keys, started_mark
@@ -221,7 +221,8 @@ async def _run_claimed(payload: RemoteItem, store: Any, worker: str) -> dict[str
     final: ItemRecord = journal.item(scratch, item.key)
     if final.state not in FINAL_STATES:
         return {"status": "interrupted", "worker": worker}
-    result = {"status": "done", "worker": worker, "record": final.model_dump(mode="json")}
+    history = [e.model_dump(mode="json") for e in run_history(journal, scratch, item.key)]
+    result = {"status": "done", "worker": worker, "record": final.model_dump(mode="json"), "history": history}
     store.set(keys.done, json.dumps(result), ex=_DONE_TTL_S)
     return result
 

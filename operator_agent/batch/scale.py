@@ -32,7 +32,7 @@ from typing import Any, Literal
 from operator_agent.batch._journal_remote import merge_remote
 from operator_agent.batch.items import BatchItem
 from operator_agent.batch.journal import Journal, owner_id
-from operator_agent.batch.records import BatchMode, BatchStatus, ItemRecord
+from operator_agent.batch.records import BatchMode, BatchStatus, ItemEvent, ItemRecord
 from operator_agent.batch.remote import RUN_ITEM, RemoteItem, redis_keys, started_dispatch
 from operator_agent.batch.runner import BatchSummary
 from operator_agent.errors import BatchError, ConfigurationError, MissingExtraError
@@ -272,7 +272,10 @@ class CeleryBatchRunner:
         if status == "done":
             workers.add(worker)
             record = ItemRecord.model_validate(outcome["record"])
-            await asyncio.to_thread(merge_remote, self.journal, batch_id, record, worker=worker)
+            history = [ItemEvent.model_validate(e) for e in outcome.get("history", [])]
+            await asyncio.to_thread(
+                merge_remote, self.journal, batch_id, record, worker=worker, history=history
+            )
             return True
         if status == "busy":
             # Another worker holds the item's claim: a duplicate message, or a dead worker's claim

@@ -12,7 +12,8 @@ batch through a real Redis broker. While the batch runs, this test kills, with S
 
 The truth is read from the site's own server state: every invoice submitted exactly once, none
 lost. The coordinator's journal shows every item completed, the attempts the dead workers made
-counted, and the invoice entered before the second kill found by the idempotency check.
+counted, and, before any retry, the idempotency check on the site: it finds the invoice entered
+before the second kill, so that item ends completed without a second submission.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def _kill_mid_item(
                     submitted=_submitted(fleet.site).get(record.key, 0),
                     outcome_recorded=done,
                 )
-        time.sleep(0.02)
+        time.sleep(0.05)
     raise AssertionError(f"the kill point was never reached\n{worker_logs(fleet.folder)}")
 
 
@@ -238,4 +239,14 @@ async def test_workers_killed_mid_item_still_enter_each_invoice_exactly_once(
         "the invoice entered before the kill was found by the idempotency check"
     )
     assert not items[before.key].recovered, "the invoice killed before its submission was entered afterwards"
-    assert took < 120, f"the batch took {took:.0f}s"
+    # The history shows the check on the site before anything was retried, and what it found.
+    for kill, found in ((before, False), (after, True), (machine, None)):
+        history = [
+            e for e in journal.events(BATCH, key=kill.key) if e.event in ("attempt", "idempotency_check")
+        ]
+        assert history, f"the coordinator's journal keeps the worker's history of {kill.key}"
+        check = next(e for e in history if e.event == "idempotency_check")
+        assert check.detail["how"] == "interrupted run", history
+        assert found is None or check.detail["done"] is found, history
+        assert history.index(check) <= 1, f"the check came before any new work: {history}"
+    assert took < 150, f"the batch took {took:.0f}s"
