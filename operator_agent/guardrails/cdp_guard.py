@@ -3,26 +3,27 @@
 Playwright routes the first request of each load but follows redirects itself, without asking a
 route handler; a redirect answered to a form POST, an image, a script or a ``fetch()`` would leave
 the allowlist unseen. Chromium's DevTools ``Fetch`` domain pauses every request *including each
-redirect hop* for each client that enabled it, and several clients coexist: each one continues,
-fails or fulfils its own pause, and a request leaves the browser only when every client let it
-through. :class:`CdpRequestGuard` is such a client. It checks every paused request of every page
-of one browser context against the allowlist and fails the others with ``BlockedByClient`` before
-they are sent.
+redirect hop* for each client that enabled it, and several clients coexist: each one continues or
+fails its own pause, and a request is sent only when every client let it through.
+:class:`CdpRequestGuard` is such a client beside Playwright's own: it checks every paused request
+of every page and out-of-process frame of one browser context against the allowlist and fails the
+others with ``BlockedByClient``, recording them like the route layer does.
 
-Found by experiment (Chromium 156, Playwright 1.5x), and what this design follows from:
+Found by experiment (Chromium 156, Playwright 1.65), and what this design follows from:
 
+- The guard's pause comes before Playwright's routing of the same request, so when the route
+  handler sees a request the guard let through, the guard will see its redirects too
+  (:meth:`CdpRequestGuard.cover` tells the route handler so).
 - A client enabled after a request started does not see that request's later redirect hops, so
   the guard must be attached to a page before its requests start. Playwright reports a popup
   (``context.on("page")``) only once its first navigation has committed; the guard therefore
   attaches to the page *targets* of the context through a browser-level DevTools session, which
-  can reach a popup before Playwright reports it. :meth:`CdpRequestGuard.cover` is called by the
-  allowlist's route handler for each routed request and attaches to any page target not guarded
-  yet, before the request is let through.
-- The browser-level session cannot use Chromium's "flat" child sessions from Python (Playwright's
-  driver drops messages of sessions it did not open), so targets are reached through
-  ``Target.sendMessageToTarget``. Page-level auto-attach (waiting for the guard before running) is
-  used for out-of-process iframes, whose own requests the page's interception does not see.
-  Requests of dedicated workers pass through their page's interception.
+  reaches a popup as soon as its first request is routed, before its page is reported.
+- Python cannot use Chromium's "flat" child sessions of a browser-level session (Playwright's
+  driver drops the messages of sessions it did not open), so targets are reached through
+  ``Target.sendMessageToTarget``. Out-of-process iframes, whose requests their page's
+  interception does not see, are auto-attached by the page's session and wait for the guard
+  before they run. Requests of dedicated workers pass through their page's interception.
 """
 
 from __future__ import annotations

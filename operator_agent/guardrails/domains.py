@@ -1,11 +1,32 @@
 """Domain allowlist enforced at the network layer.
 
-Every request of a browser context (navigations, sub-resources, XHR/fetch, popups and
-``window.open``, meta refresh, redirects of pages and frames) is checked against the allowlist
-before it leaves the browser; anything else is aborted and recorded, so the run can report it to
-the model and the trace. Known limits: a redirect answered to a sub-resource request (an image, a
-script) or to a form POST is followed by the browser without being routed (requests the page makes
-to other hosts directly are still blocked).
+:meth:`DomainAllowlist.install` puts two layers on a browser context. Whatever either one
+refuses is recorded in :attr:`DomainAllowlist.blocked`, which the run reports to the model (as a
+notice) and to the trace, and logged.
+
+- Routing, in every browser: each request Playwright routes (page and frame navigations,
+  sub-resources, fetch/XHR, the first request of a popup or ``window.open``, meta refresh) is
+  checked by host and aborted when the host is not allowed. Web sockets are routed too: a
+  connection to another host is refused before it opens. A GET navigation the second layer did not
+  see is fetched here without following redirects, so its first redirect is checked as well.
+- Chromium only, :class:`~operator_agent.guardrails.cdp_guard.CdpRequestGuard`: the browser's own
+  request interception checks every request of every page and out-of-process frame of the
+  context, *including each redirect hop*, before it is sent: a redirect answered to a form POST
+  (multipart with files too), to an image, a script or a ``fetch()``, or the last hop of a chain,
+  is failed before any byte reaches the other host.
+
+Not covered:
+
+- A request that starts before its page is guarded is seen by routing only: its host is
+  checked, and for a GET navigation its first redirect, but not later hops, nor a redirect
+  answered to a POST. This is the first navigation of a popup (Chromium reports a popup only once
+  that navigation has committed; the rest of the popup's requests are guarded) and of a page
+  opened with ``context.new_page()`` and navigated at once (the run's first tab is guarded before
+  the run starts).
+- Service workers: their requests are routed (host checked), their redirects are not. Web sockets
+  opened by workers. DNS look-ups and preconnects the page asks for (no request is sent).
+- Firefox and WebKit have the routing layer only: redirects of form POSTs and of sub-resources,
+  and hops after the first of a navigation, are followed without a check.
 """
 
 from __future__ import annotations
@@ -75,13 +96,14 @@ class DomainAllowlist:
         _log.warning("request blocked by the domain allowlist", url=url, why=why)
 
     async def install(self, context: BrowserContext) -> None:
-        """Route every request of ``context`` through the allowlist.
+        """Check every request and web socket of ``context`` against the allowlist (see the module).
 
-        Playwright does not route the requests a redirect leads to, so GET navigations (pages and
-        frames) are fetched here without following redirects: a redirect to a host outside the
-        allowlist is blocked before the browser follows it.
+        Call it before the context's pages start their work: requests already under way are not
+        checked.
+
+        Raises:
+            BrowserError: Chromium refused the DevTools session that guards redirects.
         """
-
         guard: CdpRequestGuard | None = None
         if supports_cdp_guard(context):
             guard = CdpRequestGuard(context=context, allows=self.allows, on_block=self._block)
@@ -93,9 +115,11 @@ class DomainAllowlist:
                 self._block(request.url, "host not allowed")
                 await route.abort("blockedbyclient")
                 return
+            # A request the guard saw goes to the browser as it is: the guard checks its redirects.
             covered = guard is not None and await guard.cover(request)
-            # A request with a body (a form POST with files) cannot be replayed faithfully by
-            # route.fetch: the browser does not hand over uploaded file contents.
+            # Otherwise Playwright would follow its redirects unchecked: a GET navigation is fetched
+            # here without following them. A request with a body (a form POST with files) cannot be
+            # replayed faithfully by route.fetch: the browser does not hand over uploaded files.
             if covered or not request.is_navigation_request() or request.method not in ("GET", "HEAD"):
                 await route.fallback()
                 return
