@@ -9,18 +9,19 @@ so; with none or several candidates the ref is stale and the model must observe 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, cast, get_args, get_type_hints
 
+from playwright.async_api import ElementHandle, Frame, Locator
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Frame, Locator
 
 from operator_agent.errors import StaleRefError
 from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 
-__all__ = ["ElementFacts", "Target", "element_facts", "evaluate_on", "resolve_target"]
+__all__ = ["ElementFacts", "Target", "element_facts", "evaluate_on", "handle_of", "resolve_target"]
 
 _ARIA_ROLES: frozenset[str] = frozenset(get_args(get_type_hints(Frame.get_by_role)["role"]))
 
@@ -236,6 +237,22 @@ async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout
     if result["found"]:
         return result.get("value")
     return await locator.evaluate(script, arg, timeout=timeout_ms)
+
+
+async def handle_of(locator: Locator, *, timeout_ms: float) -> ElementHandle:
+    """A handle to the one element ``locator`` matches, at once when it is there.
+
+    Like :func:`evaluate_on`, this skips Playwright's wait when exactly one element matches and
+    falls back to ``Locator.element_handle`` (its wait, its strictness error) otherwise. The
+    caller disposes of the handle.
+    """
+    handles = await locator.element_handles()
+    if len(handles) == 1:
+        return handles[0]
+    for extra in handles:
+        with contextlib.suppress(PlaywrightError):
+            await extra.dispose()
+    return await locator.element_handle(timeout=timeout_ms)
 
 
 async def element_facts(locator: Locator, *, timeout_ms: float) -> ElementFacts:

@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from playwright.async_api import ElementHandle, JSHandle, Locator
 
+from operator_agent.act.targets import evaluate_on
+
 __all__ = [
     "Control",
     "DialogInfo",
@@ -451,7 +453,7 @@ async def gather_context(
         playwright.async_api.Error: If the element cannot be found (a locator times out) or is detached.
     """
     if isinstance(target, Locator):
-        data = await target.evaluate(_GATHER_JS, timeout=timeout_ms)
+        data = await evaluate_on(target, _GATHER_JS, timeout_ms=timeout_ms)
     else:
         data = await target.evaluate(_GATHER_JS)
     if not isinstance(data, Mapping):

@@ -33,6 +33,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from operator_agent.act.targets import handle_of
 from operator_agent.actions import Fill, Hover, PageAction, Press, Scroll, WaitFor
 from operator_agent.errors import ConfigurationError, StaleRefError
 from operator_agent.guardrails.context import ElementContext, gather_context
@@ -386,8 +387,7 @@ def _is_detached(exc: PlaywrightError) -> bool:
 
 async def _resolve(element: ElementRef) -> ElementHandle:
     """The element behind a ref; times out (as a Playwright error) if it is gone."""
-    locator = element.locator()
-    handle = await locator.element_handle(timeout=_LOOKUP_TIMEOUT_MS)
+    handle = await handle_of(element.locator(), timeout_ms=_LOOKUP_TIMEOUT_MS)
     if handle is None:
         raise StaleRefError(f"element {element.describe()} is no longer on the page")
     return handle

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from playwright.async_api import Error as PlaywrightError
 
+from operator_agent.act.targets import evaluate_on
 from operator_agent.logs import get_logger
 from operator_agent.observe.refs import SECRET_ATTRIBUTE, ElementRef
 
@@ -53,7 +54,7 @@ async def submitted_values(element: ElementRef | None) -> dict[str, str]:
     if element is None:
         return {}
     try:
-        values = await element.locator().first.evaluate(_READ, [SECRET_ATTRIBUTE, MASK], timeout=2_000)
+        values = await evaluate_on(element.locator().first, _READ, [SECRET_ATTRIBUTE, MASK], timeout_ms=2_000)
     except PlaywrightError as exc:
         _log.debug("could not read the form values of the target", target=element.describe(), error=str(exc))
         return {}

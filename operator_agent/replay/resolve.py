@@ -20,6 +20,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
+from operator_agent.act.targets import evaluate_on
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
 from operator_agent.skills._elements import _DESCRIBE_JS
@@ -174,8 +175,8 @@ class Finder:
         self._refs += 1
         ref = f"{self._prefix}{self._refs}"
         try:
-            info: dict[str, Any] = await locator.evaluate(
-                _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout=2000
+            info: dict[str, Any] = await evaluate_on(
+                locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=2000
             )
         except PlaywrightError:
             return None  # it left the page between the count and now

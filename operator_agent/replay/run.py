@@ -260,6 +260,7 @@ async def replay_skill(
             )
             started = time.monotonic()
             await run.page.goto(url, wait_until="domcontentloaded")
+            session.opened(url, landed=run.page.url)
             ctx = SkillContext(
                 tabs=run,
                 secrets=secret_values,

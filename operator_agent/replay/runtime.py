@@ -105,6 +105,11 @@ class Replayer:
                     "skill has no start URL"
                 )
             target = urljoin(self.start_url, url)
+        absolute = urljoin(page.url, target) if page.url.startswith(("http://", "https://")) else target
+        if self.session.take_opened() == (absolute, page.url):
+            # The replay opened this very page a moment ago: loading it again would only cost time.
+            await self._simple(step, "navigate", f"open {url}", _already_open, expect)
+            return
         await self._simple(step, "navigate", f"open {url}", lambda: self.ctx.goto(target), expect)
 
     async def go_back(self, step: int, *, expect: Mapping[str, str] | None = None) -> None:
@@ -271,6 +276,7 @@ class Replayer:
         expect: Mapping[str, str] | None,
     ) -> None:  # fmt: skip
         started = time.perf_counter()
+        self.session.take_opened()
         try:
             await run()
             problem = await self._postcondition(expect)
@@ -299,6 +305,7 @@ class Replayer:
         attached_ok: bool = False,
     ) -> None:
         started = time.perf_counter()
+        self.session.take_opened()
         where = f"skill {self.skill} step {step}"
         validate_chain(chain, where=where)
         if not chain:
@@ -463,6 +470,10 @@ class Replayer:
         )  # fmt: skip
         self.session.add_step(record)
         self._log.info("replay step", step=step, kind=kind, ok=ok, healed=healed, strategy=record.strategy)
+
+
+async def _already_open() -> None:
+    return None
 
 
 def _merge(first: Sequence[Mapping[str, str]], then: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:

@@ -146,6 +146,24 @@ class ReplaySession:
         self.model_calls = 0
         self.usage = Usage()
         self._token: Any = None
+        self._opened: tuple[str, str] | None = None
+
+    def opened(self, url: str, *, landed: str) -> None:
+        """Say that the tab was just opened at ``url`` (by :func:`~operator_agent.replay.replay_skill`).
+
+        A compiled skill's first step opens its start page; when that is the page just opened, the
+        step finds it open instead of loading it a second time.
+
+        Args:
+            url: The address asked for.
+            landed: Where the tab ended up (after redirects, such as to a sign-in page).
+        """
+        self._opened = (url, landed)
+
+    def take_opened(self) -> tuple[str, str] | None:
+        """The address asked for and where the tab landed, once: any later step sees ``None``."""
+        opened, self._opened = self._opened, None
+        return opened
 
     def __enter__(self) -> ReplaySession:
         self._token = _SESSION.set(self)

@@ -14,7 +14,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator
 
-from operator_agent.act.targets import evaluate_on
+from operator_agent.act.targets import evaluate_on, handle_of
 from operator_agent.errors import ActionFailedError, ElementNotFoundError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 
@@ -101,7 +101,7 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> Eleme
         # One frame (most pages): the element is in it, so no handle is needed to learn where.
         return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms)
     try:
-        handle = await locator.element_handle(timeout=timeout_ms)
+        handle = await handle_of(locator, timeout_ms=timeout_ms)
     except PlaywrightError as exc:
         raise _gone(exc) from None
     try:

@@ -24,6 +24,7 @@ from typing import Any, cast, get_args, get_type_hints
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
+from operator_agent.act.targets import handle_of
 from operator_agent.errors import ConfigurationError, ElementNotFoundError
 
 __all__ = ["ARIA_ROLES", "LocateQuery", "Located", "locate"]
@@ -214,7 +215,7 @@ def _scopes(page: Page, within: Locator | None) -> list[tuple[Frame, _Scope]]:
 
 async def _frame_of(locator: Locator, fallback: Frame) -> Frame:
     try:
-        handle = await locator.element_handle(timeout=1000)
+        handle = await handle_of(locator, timeout_ms=1000)
     except PlaywrightError:
         return fallback
     try:
