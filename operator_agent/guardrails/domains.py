@@ -23,8 +23,8 @@ Not covered:
   that navigation has committed; the rest of the popup's requests are guarded) and of a page
   opened with ``context.new_page()`` and navigated at once (the run's first tab is guarded before
   the run starts).
-- Service workers: their requests are routed (host checked), their redirects are not. Web sockets
-  opened by workers. DNS look-ups and preconnects the page asks for (no request is sent).
+- Service workers are not guarded by the second layer (their redirects are not checked). Web
+  sockets opened by workers. DNS look-ups and preconnects the page asks for.
 - Firefox and WebKit have the routing layer only: redirects of form POSTs and of sub-resources,
   and hops after the first of a navigation, are followed without a check.
 """

@@ -344,7 +344,8 @@ async def test_pages_opened_later_and_cross_site_navigations_are_guarded(
     run_context: RunContext, guarded: DomainAllowlist, sites: Sites
 ) -> None:
     page = await run_context.new_tab()
-    # The second allowed host lives in another renderer process: the guard must follow the swap.
+    await page.goto(sites.ok.url + "/form?code=307")
+    # The second allowed host is another site, loaded in another renderer process.
     await page.goto(sites.other + "/form?code=307")
     await _submit(page)
     await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
