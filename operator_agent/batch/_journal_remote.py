@@ -104,13 +104,15 @@ def merge_remote(
         assignments = ", ".join(f"{name} = ?" for name in _MERGED)
         conn.execute(
             f"UPDATE items SET {assignments}, output = ?, artifacts = ?, irreversible_at = COALESCE(?, "
-            "irreversible_at), needs_check = 0, owner = NULL, lease_until = NULL, first_started_at = "
+            "irreversible_at), resolution = CASE WHEN ? THEN resolution ELSE '' END, "
+            "needs_check = 0, owner = NULL, lease_until = NULL, first_started_at = "
             "COALESCE(first_started_at, ?), finished_at = ?, updated_at = ? WHERE batch_id = ? AND key = ?",
             (
                 *values,
                 dump(record.output) if record.output is not None else None,
                 dump(artifacts),
                 irreversible,
+                int(record.state == "completed"),  # back in review: a person resolves it afresh
                 record.first_started_at.timestamp() if record.first_started_at else now,
                 now,
                 now,

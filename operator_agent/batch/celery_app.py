@@ -149,7 +149,7 @@ def _cached(store: Any, key: str) -> dict[str, Any] | None:
 
 async def _run(payload: RemoteItem) -> dict[str, Any]:
     store = _redis(payload.redis_url)
-    keys = redis_keys(payload.batch_id, payload.item.key)
+    keys = redis_keys(payload.batch_id, payload.item.key, reruns=payload.reruns)
     worker = _state.name
     cached = _cached(store, keys.done)
     if cached is not None:
@@ -186,7 +186,7 @@ async def _run_claimed(payload: RemoteItem, store: Any, worker: str) -> dict[str
     """Run an item this worker holds the claim on, in a scratch journal of its own."""
     from operator_agent.batch.runner import BatchRunner
 
-    keys = redis_keys(payload.batch_id, payload.item.key)
+    keys = redis_keys(payload.batch_id, payload.item.key, reruns=payload.reruns)
     # A message seen before (its worker died) is checked on the site before anything runs, and the
     # attempts made by dead workers count.
     check_first = payload.check_first or store.get(keys.started) is not None

@@ -42,6 +42,9 @@ class RemoteItem(BaseModel):
             after its death at most.
         dispatch: The id of this sending of the item; the worker that takes it up writes it into
             the item's *started* mark, so the coordinator can tell that its message was taken up.
+        reruns: How many times a person sent the item back to run again (a ``retry`` resolution).
+            Each rerun has Redis keys of its own, so the outcome of an earlier run is not taken
+            for this one.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,6 +64,7 @@ class RemoteItem(BaseModel):
     redis_url: str
     lock_s: float = Field(default=30.0, gt=0)
     dispatch: str = ""
+    reruns: int = Field(default=0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,9 @@ class RedisKeys:
     attempts: str
 
 
-def redis_keys(batch_id: str, key: str) -> RedisKeys:
-    """The Redis keys of item ``key`` of ``batch_id``."""
-    base = f"operator-agent:batch:{batch_id}:item:{key}"
+def redis_keys(batch_id: str, key: str, *, reruns: int = 0) -> RedisKeys:
+    """The Redis keys of item ``key`` of ``batch_id`` (in its ``reruns``-th rerun after a review)."""
+    base = f"operator-agent:batch:{batch_id}:item:{key}" + (f":rerun:{reruns}" if reruns else "")
     return RedisKeys(
         lock=base + ":lock", started=base + ":started", done=base + ":done", attempts=base + ":attempts"
     )

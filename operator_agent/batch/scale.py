@@ -48,6 +48,7 @@ class _Sent:
     """An item the coordinator handed to the workers: what it sent, and the answer it waits for."""
 
     record: ItemRecord
+    reruns: int = 0
     dispatch: str = ""
     result: Any = None  # the Celery result; None while the item waits to be sent (again)
     resend_at: float = 0.0
@@ -166,7 +167,7 @@ class CeleryBatchRunner:
         return await self._execute(batch_id)
 
     def _payload(
-        self, batch_id: str, mode: BatchMode, item: ItemRecord, *, dispatch: str = ""
+        self, batch_id: str, mode: BatchMode, item: ItemRecord, *, dispatch: str = "", reruns: int = 0
     ) -> dict[str, Any]:
         remote = RemoteItem(
             batch_id=batch_id,
@@ -184,13 +185,14 @@ class CeleryBatchRunner:
             redis_url=self.broker_url,
             lock_s=self.claim_ttl_s,
             dispatch=dispatch,
+            reruns=reruns,
         )
         return remote.model_dump(mode="json")
 
     def _send(self, batch_id: str, mode: BatchMode, sent: _Sent) -> None:
         sent.dispatch = uuid.uuid4().hex
         sent.orphaned_at = None
-        payload = self._payload(batch_id, mode, sent.record, dispatch=sent.dispatch)
+        payload = self._payload(batch_id, mode, sent.record, dispatch=sent.dispatch, reruns=sent.reruns)
         sent.result = self._celery.send_task(RUN_ITEM, args=[payload])
 
     async def _execute(self, batch_id: str) -> BatchSummary:
@@ -213,7 +215,8 @@ class CeleryBatchRunner:
                         journal.claim_key, batch_id, item.key, owner=self._owner, lease_s=self.lease_s
                     )
                     if claimed is not None:
-                        outstanding[item.key] = _Sent(record=claimed)
+                        reruns = await asyncio.to_thread(self._reruns, batch_id, claimed)
+                        outstanding[item.key] = _Sent(record=claimed, reruns=reruns)
             now = time.monotonic()
             for key, sent in list(outstanding.items()):
                 if sent.result is not None or sent.resend_at > now:
@@ -294,7 +297,7 @@ class CeleryBatchRunner:
         waiting = [(key, sent) for key, sent in outstanding.items() if sent.result is not None]
         if not waiting:
             return
-        marks = await asyncio.to_thread(self._marks, batch_id, [key for key, _ in waiting])
+        marks = await asyncio.to_thread(self._marks, batch_id, [(key, s.reruns) for key, s in waiting])
         now = time.monotonic()
         for (key, sent), (dispatch, claimed) in zip(waiting, marks, strict=True):
             if dispatch != sent.dispatch or claimed or sent.result.ready():
@@ -322,11 +325,18 @@ class CeleryBatchRunner:
             sent.record = claimed_again
             self._send(batch_id, mode, sent)
 
-    def _marks(self, batch_id: str, keys: list[str]) -> list[tuple[str | None, bool]]:
+    def _reruns(self, batch_id: str, item: ItemRecord) -> int:
+        """How many times a person sent the item back to run again."""
+        if item.resolution != "retry":
+            return 0
+        events = self.journal.events(batch_id, key=item.key)
+        return sum(1 for e in events if e.event == "resolved" and e.detail.get("resolution") == "retry")
+
+    def _marks(self, batch_id: str, keys: list[tuple[str, int]]) -> list[tuple[str | None, bool]]:
         """For each item: the dispatch its *started* mark names, and whether a worker claims it now."""
         pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            names = redis_keys(batch_id, key)
+        for key, reruns in keys:
+            names = redis_keys(batch_id, key, reruns=reruns)
             pipe.get(names.started)
             pipe.exists(names.lock)
         values = pipe.execute()

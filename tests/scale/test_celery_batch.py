@@ -89,6 +89,19 @@ async def test_two_workers_share_a_batch_and_enter_each_invoice_once(
         good, 1
     )
 
+    # A person corrects the vendor of the row the site refused and sends it back: it runs again on
+    # a worker (the outcome of its first run, kept in Redis, is not taken for the new run).
+    refused = next(row for row in rows if row["invoice_number"] == "CEL-BAD-VENDOR")
+    ReviewQueue(journal=journal).resolve(
+        "celery", "CEL-BAD-VENDOR", resolution="retry", by="dana", data={**refused, "vendor": vendors[0]}
+    )
+    resumed = await runner.resume("celery")
+    assert resumed.status == "finished"
+    assert journal.item("celery", "CEL-BAD-VENDOR").state == "completed"
+    assert {e.invoice.number: e.count for e in scale_site.state().invoices.submitted} == dict.fromkeys(
+        {*good, "CEL-BAD-VENDOR"}, 1
+    )
+
 
 def test_without_the_scale_extra_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from operator_agent.batch.scale import CeleryBatchRunner, require_scale_extra
