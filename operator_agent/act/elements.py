@@ -106,7 +106,7 @@ def _pick(wanted: str, options: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 async def select_options(target: Target, values: Sequence[str], *, timeout_ms: float) -> StepResult:
     """Select options of a native ``<select>`` by label, then value, and report the selection."""
-    facts = await element_facts(target.locator, timeout_ms=timeout_ms)
+    facts = await element_facts(target, timeout_ms=timeout_ms)
     if facts.tag != "select":
         if facts.combobox or facts.role in ("listbox", "combobox"):
             raise InvalidActionError(
@@ -146,7 +146,7 @@ async def select_options(target: Target, values: Sequence[str], *, timeout_ms: f
 async def check_element(target: Target, action: Check | Uncheck, *, timeout_ms: float) -> StepResult:
     """Check or uncheck a checkbox, radio button or switch, and report its state."""
     verb = action.kind
-    facts = await element_facts(target.locator, timeout_ms=timeout_ms)
+    facts = await element_facts(target, timeout_ms=timeout_ms)
     if not facts.checkable:
         raise _wrong_kind(verb, target, facts, "a checkbox, radio button or switch")
     radio = facts.input_type == "radio" or facts.role in ("radio", "menuitemradio")
@@ -351,7 +351,7 @@ async def _attached_names(element: Locator | ElementHandle, *, timeout_ms: float
 
 async def upload_files(page: Page, target: Target, files: Sequence[Path], *, timeout_ms: float) -> StepResult:
     """Attach files to a file input, or through the file chooser a button opens."""
-    facts = await element_facts(target.locator, timeout_ms=timeout_ms)
+    facts = await element_facts(target, timeout_ms=timeout_ms)
     if facts.tag == "input" and facts.input_type == "file":
         if facts.disabled:
             raise InvalidActionError(f"cannot upload to {target.describe()}: it is disabled")

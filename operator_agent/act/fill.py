@@ -179,7 +179,7 @@ def _not_fillable(target: Target, facts: ElementFacts) -> str:
 
 
 async def _editable_locator(target: Target, *, timeout_ms: float) -> tuple[Locator, ElementFacts]:
-    facts = await element_facts(target.locator, timeout_ms=timeout_ms)
+    facts = await element_facts(target, timeout_ms=timeout_ms)
     locator = target.locator
     if not facts.editable:
         if facts.fillable_descendants != 1:

@@ -35,11 +35,13 @@ class Target:
         locator: A locator that finds exactly the element.
         note: Empty, or a sentence telling the model that the ref's element was replaced and which
             element took its place.
+        facts: What the element was when it was found (read in the same call), if known.
     """
 
     element: ElementRef
     locator: Locator
     note: str = ""
+    facts: ElementFacts | None = None
 
     def describe(self) -> str:
         """The element as the model knows it, such as ``button "Save" [e3]``."""
@@ -65,6 +67,16 @@ async def _count(locator: Locator) -> int:
         return 0
 
 
+async def _count_and_facts(locator: Locator) -> tuple[int, ElementFacts | None]:
+    """How many elements the locator finds and, when it is one, its facts: one round trip."""
+    try:
+        raw: dict[str, Any] = await locator.evaluate_all(_COUNT_AND_FACTS_JS, FILLABLE_CSS)
+    except PlaywrightError:
+        return 0, None
+    facts = raw.get("facts")
+    return int(raw["count"]), ElementFacts(**facts) if facts else None
+
+
 async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Target:
     """Find the element of ``ref`` on the page now.
 
@@ -87,9 +99,9 @@ async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Targ
             raise StaleRefError(
                 f"{element.describe()} was inside a frame that has left the page; observe the page again"
             )
-        found = await _count(own)
+        found, facts = await _count_and_facts(own)
         if found == 1:
-            return Target(element=element, locator=own)
+            return Target(element=element, locator=own, facts=facts)
         if found > 1 and successor is not None:
             # The page cloned the element, ref attribute included: keep the clone that matches.
             narrowed = own.and_(successor)
@@ -213,6 +225,13 @@ _FACTS_JS = """
 }
 """
 
+_COUNT_AND_FACTS_JS = f"""
+(elements, fillable) => ({{
+  count: elements.length,
+  facts: elements.length === 1 ? ({_FACTS_JS.strip()})(elements[0], fillable) : null,
+}})
+"""
+
 #: The CSS that finds a fillable element inside a wrapper (see ``ElementFacts.fillable_descendants``).
 FILLABLE_CSS = (
     "input:not([type=hidden]):not([type=button]):not([type=submit]):not([type=reset]):not([type=checkbox])"
@@ -255,7 +274,17 @@ async def handle_of(locator: Locator, *, timeout_ms: float) -> ElementHandle:
     return await locator.element_handle(timeout=timeout_ms)
 
 
-async def element_facts(locator: Locator, *, timeout_ms: float) -> ElementFacts:
-    """Read what the element is, following a label to its control."""
+async def element_facts(locator: Locator | Target, *, timeout_ms: float) -> ElementFacts:
+    """Read what the element is, following a label to its control.
+
+    Args:
+        locator: The element; for a :class:`Target` found a moment ago, the facts read when it
+            was found are used.
+        timeout_ms: How long the element may take to be found.
+    """
+    if isinstance(locator, Target):
+        if locator.facts is not None:
+            return locator.facts
+        locator = locator.locator
     raw: dict[str, Any] = await evaluate_on(locator, _FACTS_JS, FILLABLE_CSS, timeout_ms=timeout_ms)
     return ElementFacts(**raw)
