@@ -9,6 +9,7 @@ page may already have received the input: a click that may have happened is neve
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -40,7 +41,7 @@ from operator_agent.act.fill import SecretValue, fill_field
 from operator_agent.act.navigation import go_back, navigate, switch_tab
 from operator_agent.act.outcome import NOT_EXECUTED, ActionOutcome, StepResult
 from operator_agent.act.tabs import Tabs
-from operator_agent.act.targets import Target, resolve_target
+from operator_agent.act.targets import Target, find_now, resolve_target
 from operator_agent.act.waiting import NetworkTracker, wait_for
 from operator_agent.act.watch import PageChange, PageWatch, Settle
 from operator_agent.actions import (
@@ -77,6 +78,10 @@ _Attempt = Callable[[float], Awaitable[StepResult]]
 def _retry_unless_acted(error: BaseException) -> bool:
     """For clicks and key presses: retry only a timeout that proves nothing reached the page."""
     return isinstance(error, PlaywrightTimeoutError) and not may_have_acted(error)
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _settle_for(action: Action) -> Settle:
@@ -134,6 +139,7 @@ class ActionExecutor:
         self._timeout_s = float(action_timeout_s)
         self._max_attempts = max_attempts
         self._trackers: weakref.WeakKeyDictionary[Page, NetworkTracker] = weakref.WeakKeyDictionary()
+        self._found: Target | None = None
 
     async def execute(self, action: Action, *, refs: RefMap) -> ActionOutcome:
         """Carry out one action and report what happened; never raises for an action's failure.
@@ -243,13 +249,21 @@ class ActionExecutor:
                 )
                 url = self._current_url()
             else:
+                ref = getattr(action, "ref", None)
                 try:
                     self._tracker(self._tabs.page)
-                    watch = await PageWatch.start(self._tabs)
+                    # Both only read the page: finding the target beside the snapshot saves a round trip.
+                    watch, self._found = await asyncio.gather(
+                        PageWatch.start(self._tabs),
+                        find_now(refs, ref) if isinstance(ref, str) else _nothing(),
+                    )
                 except (OperatorAgentError, PlaywrightError) as exc:
                     result = StepResult(ok=False, error=type(exc).__name__, message=f"could not act: {exc}")
                     return self._finish(action, result, start, None, self._current_url()), None
-                result = await self._perform_safely(action, refs, watch.page)
+                try:
+                    result = await self._perform_safely(action, refs, watch.page)
+                finally:
+                    self._found = None
                 try:
                     change = await watch.finish(timeout_s=self._timeout_s, settle=_settle_for(action))
                     url = change.url_after
@@ -358,6 +372,9 @@ class ActionExecutor:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _target(self, refs: RefMap, ref: str, timeout_ms: float) -> Target:
+        found, self._found = self._found, None
+        if found is not None and found.element.ref == ref:
+            return found  # found as the action began; a retry looks again
         return await resolve_target(refs, ref, wait_s=min(1.0, timeout_ms / 1000))
 
     def _secret(self, name: str) -> SecretValue:

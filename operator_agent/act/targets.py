@@ -21,7 +21,15 @@ from playwright.async_api import Error as PlaywrightError
 from operator_agent.errors import StaleRefError
 from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 
-__all__ = ["ElementFacts", "Target", "element_facts", "evaluate_on", "handle_of", "resolve_target"]
+__all__ = [
+    "ElementFacts",
+    "Target",
+    "element_facts",
+    "evaluate_on",
+    "find_now",
+    "handle_of",
+    "resolve_target",
+]
 
 _ARIA_ROLES: frozenset[str] = frozenset(get_args(get_type_hints(Frame.get_by_role)["role"]))
 
@@ -75,6 +83,20 @@ async def _count_and_facts(locator: Locator) -> tuple[int, ElementFacts | None]:
         return 0, None
     facts = raw.get("facts")
     return int(raw["count"]), ElementFacts(**facts) if facts else None
+
+
+async def find_now(refs: RefMap, ref: str) -> Target | None:
+    """The element of ``ref`` if it is on the page, unchanged, right now; ``None`` otherwise.
+
+    Reads only (nothing is stamped or waited for), so it can run beside other reads; anything
+    short of exactly one element carrying the ref is left to :func:`resolve_target`.
+    """
+    element = refs.get(ref)
+    if element is None or element.frame.is_detached():
+        return None
+    own = element.locator()
+    found, facts = await _count_and_facts(own)
+    return Target(element=element, locator=own, facts=facts) if found == 1 else None
 
 
 async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Target:
