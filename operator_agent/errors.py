@@ -30,6 +30,7 @@ __all__ = [
     "ModelUnavailableError",
     "OperatorAgentError",
     "OutputValidationError",
+    "PolicyBlockedError",
     "ReplayError",
     "ReviewConflictError",
     "ScriptExhaustedError",
@@ -114,6 +115,10 @@ class InvalidActionError(ActionError):
 
 class ActionFailedError(ActionError):
     """Playwright could not carry out an otherwise valid action within its bounded retries."""
+
+
+class PolicyBlockedError(InvalidActionError):
+    """The guardrail policy blocks this action outright (no approval can allow it); nothing was done."""
 
 
 class BudgetExhaustedError(OperatorAgentError):

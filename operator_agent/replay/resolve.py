@@ -23,7 +23,7 @@ from playwright.async_api import Frame, Locator, Page
 from operator_agent.act.targets import evaluate_on
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
-from operator_agent.skills._elements import _DESCRIBE_JS
+from operator_agent.skills._elements import DESCRIBE_JS
 
 __all__ = ["Chain", "Finder", "Found", "Variant", "variants"]
 
@@ -176,7 +176,7 @@ class Finder:
         ref = f"{self._prefix}{self._refs}"
         try:
             info: dict[str, Any] = await evaluate_on(
-                locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=2000
+                locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=2000
             )
         except PlaywrightError:
             return None  # it left the page between the count and now

@@ -31,7 +31,13 @@ from urllib.parse import urljoin
 
 from playwright.async_api import Error as PlaywrightError
 
-from operator_agent.errors import ActionError, ApprovalDeniedError, ConfigurationError, HealingFailedError
+from operator_agent.errors import (
+    ActionError,
+    ApprovalDeniedError,
+    ConfigurationError,
+    HealingFailedError,
+    PolicyBlockedError,
+)
 from operator_agent.logs import get_logger
 from operator_agent.models import Model
 from operator_agent.observe.refs import ElementRef
@@ -53,7 +59,6 @@ __all__ = ["Replayer"]
 _log = get_logger("operator_agent.replay")
 
 # How the skill context words a step its policy blocked; such a step is never tried on another element.
-_BLOCKED = "blocked by policy"
 
 
 class Replayer:
@@ -351,7 +356,7 @@ class Replayer:
                 self._record(step, kind, intent, False, "approval denied", started, found=found)
                 raise
             except ActionError as exc:
-                if irreversible or str(exc).startswith(_BLOCKED):
+                if irreversible or isinstance(exc, PolicyBlockedError):
                     self._record(step, kind, intent, False, str(exc), started, found=found)
                     raise
                 problem = f"{describe_strategy(found.entry)}: the action failed: {exc}"
@@ -378,8 +383,7 @@ class Replayer:
     def _model(self) -> Model | None:
         if self.session.model is not None:
             return self.session.model
-        model: Model | None = getattr(self.ctx, "_model", None)
-        return model
+        return self.ctx.model
 
     async def _retarget(
         self, step: int, kind: str, intent: str, chain: Chain, tried: list[str]

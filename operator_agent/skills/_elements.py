@@ -18,9 +18,11 @@ from operator_agent.act.targets import evaluate_on, handle_of
 from operator_agent.errors import ActionFailedError, ElementNotFoundError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 
-__all__ = ["element_ref"]
+__all__ = ["DESCRIBE_JS", "element_ref"]
 
-_DESCRIBE_JS = """
+#: Stamps an element with a ref (``(el, [refAttr, secretAttr, ref, force])``) and describes it
+#: the way an observation would: ``{ref, tag, type, role, name, secret}``.
+DESCRIBE_JS = """
 (el, [attr, secretAttr, ref, force]) => {
   let current = force ? '' : el.getAttribute(attr);
   if (!current) { el.setAttribute(attr, ref); current = ref; }
@@ -125,7 +127,7 @@ def _gone(exc: PlaywrightError) -> ElementNotFoundError:
 async def _stamp(locator: Locator, frame: Frame, *, ref: str, timeout_ms: float) -> ElementRef:
     try:
         info: dict[str, Any] = await evaluate_on(
-            locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, False], timeout_ms=timeout_ms
+            locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, False], timeout_ms=timeout_ms
         )
     except PlaywrightError as exc:
         raise _gone(exc) from None
@@ -133,7 +135,7 @@ async def _stamp(locator: Locator, frame: Frame, *, ref: str, timeout_ms: float)
         # An observation's ref is kept unless another element carries it too.
         if info["ref"] != ref and await frame.locator(_selector(str(info["ref"]))).count() != 1:
             info = await evaluate_on(
-                locator, _DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=timeout_ms
+                locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=timeout_ms
             )
     except PlaywrightError as exc:
         raise ActionFailedError(f"could not read the element to act on: {str(exc).splitlines()[0]}") from None

@@ -22,6 +22,7 @@ from operator_agent.errors import (
     ActionError,
     ActionFailedError,
     InvalidActionError,
+    PolicyBlockedError,
     StaleRefError,
     UnknownRefError,
 )
@@ -178,7 +179,7 @@ class StepRunner:
         if verdict.blocked:
             message = "blocked by policy: " + "; ".join(verdict.reasons)
             self._trail.record(kind, described, False, message, started)
-            raise InvalidActionError(message)
+            raise PolicyBlockedError(message)
         return verdict.needs_approval
 
     def finish(

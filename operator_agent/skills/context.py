@@ -210,6 +210,11 @@ class SkillContext:
         return self._model is not None
 
     @property
+    def model(self) -> Model | None:
+        """The model :meth:`act` and :meth:`extract` use (and replays re-target with), if any."""
+        return self._model
+
+    @property
     def secret_names(self) -> list[str]:
         """The names of the secrets this context holds (never their values)."""
         return sorted(self._secrets)
