@@ -7,9 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict, Field
 
-from operator_agent.errors import SkillFailedError
+from operator_agent.errors import ItemRejectedError, SkillFailedError
 from operator_agent.skills import SkillContext, skill
 
 from ..web._page import settle
@@ -46,7 +47,7 @@ class EnteredInvoice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     number: str
-    invoice_id: int | None
+    invoice_id: int
     status: Literal["submitted", "draft"]
     url: str
     message: str
@@ -119,14 +120,32 @@ async def enter_invoice(
     # 4. Check what the back office says: a form shown again with errors means nothing was saved.
     errors = await page_errors(ctx)
     if errors:
-        raise SkillFailedError(
-            "the back office refused the invoice: " + "; ".join(errors), step="save the invoice"
-        )
+        # The site's own validation said no: the same data would be refused again.
+        raise ItemRejectedError("the back office refused the invoice: " + "; ".join(errors))
     match = re.search(r"/invoices/(\d+)", ctx.page.url)
+    if match is None:
+        # Saved invoices open at their own address; anything else (an error page, a gateway
+        # timeout) means the back office did not confirm it, which may pass on a later attempt.
+        raise SkillFailedError(
+            f"the back office did not confirm the invoice: the page at {ctx.page.url} shows "
+            f"{await _heading(ctx)!r} instead of the saved invoice",
+            step="save the invoice",
+        )
     return EnteredInvoice(
         number=invoice_number,
-        invoice_id=int(match.group(1)) if match else None,
+        invoice_id=int(match.group(1)),
         status="submitted" if submit else "draft",
         url=ctx.page.url,
         message=await flash_message(ctx),
     )
+
+
+async def _heading(ctx: SkillContext) -> str:
+    """The page's main heading (or its title), to say what it shows instead."""
+    heading = ctx.page.locator("h1").first
+    try:
+        if await heading.count():
+            return " ".join((await heading.inner_text(timeout=2000)).split())
+        return await ctx.page.title()
+    except PlaywrightError:
+        return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -227,3 +228,36 @@ async def test_bank_details_the_back_office_refuses_fail_with_its_message(
     assert "the back office refused the bank details" in result.message
     assert "IBAN" in result.message
     assert site.state().count("vendor.bank_details_changed") == 0
+
+
+async def test_enter_invoice_fails_on_an_error_page_and_is_rejected_on_refusal(
+    site: BackofficeSite, signed_in_page: Page, skills: SkillRegistry, run_folder: Path
+) -> None:
+    from playwright.async_api import Route
+
+    from operator_agent.batch import classify_error
+    from operator_agent.errors import ItemRejectedError, SkillFailedError
+
+    # The gateway answers the submission with a 502 page: the invoice never reaches the site.
+    async def gateway_down(route: Route) -> None:
+        if route.request.method == "POST":
+            await route.fulfill(status=502, content_type="text/html", body="<h1>Bad gateway</h1>")
+        else:
+            await route.continue_()
+
+    await signed_in_page.goto(site.url + "/invoices")
+    await signed_in_page.route(re.compile(r"/invoices"), gateway_down)
+    ctx = SkillContext.for_page(signed_in_page, run_dir=run_folder, approve=Approvals(True))
+    with pytest.raises(SkillFailedError, match=r"did not confirm the invoice.*Bad gateway") as failed:
+        await use(skills, "enter_invoice")(ctx, **invoice_arguments("BH-5001"))
+    assert failed.value.step == "save the invoice"
+    assert classify_error(failed.value) == "transient"
+    assert site.state().count("invoice.submitted") == 0
+    await signed_in_page.unroute(re.compile(r"/invoices"), gateway_down)
+
+    # The site's own validation refuses a due date before the invoice date: rejected, not retried.
+    refused = invoice_arguments("BH-5002") | {"due_date": date(2026, 10, 1)}
+    with pytest.raises(ItemRejectedError, match="refused the invoice") as rejected:
+        await use(skills, "enter_invoice")(ctx, **refused)
+    assert classify_error(rejected.value) == "rejected"
+    assert site.state().count("invoice.submitted") == 0
