@@ -82,7 +82,8 @@ async def test_session_expiry_fault_sends_to_login_then_back(site: BackofficeSit
 
 async def test_slow_spinner_hides_the_list_first(site: BackofficeSite, signed_in_page: Page) -> None:
     page = signed_in_page
-    site.set_faults(FaultConfig(slow_spinner_ms=700))
+    # Long enough that a loaded machine still sees the spinner before it goes.
+    site.set_faults(FaultConfig(slow_spinner_ms=2500))
     await page.goto(site.url + "/invoices", wait_until="domcontentloaded")
     await expect(page.get_by_role("status").filter(has_text="Loading…")).to_be_visible()
     await expect(page.get_by_role("table")).to_be_hidden()
