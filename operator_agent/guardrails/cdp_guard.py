@@ -18,35 +18,51 @@ Found by experiment (Chromium 156, Playwright 1.65), and what this design follow
   the guard must be attached to a page before its requests start. Playwright reports a popup
   (``context.on("page")``) only once its first navigation has committed; the guard therefore
   attaches to the page *targets* of the context through a browser-level DevTools session, which
-  reaches a popup as soon as its first request is routed, before its page is reported.
+  reaches a popup as soon as its first request is routed, before its page is reported. That
+  first request has started already; the guard finds the popup (until its first navigation
+  commits, a popup's target reports an empty URL, the context's other pages at least
+  ``about:blank``) and helps load it again: :meth:`~CdpRequestGuard.loading_pages`,
+  :meth:`~CdpRequestGuard.expect_relaunch`, :meth:`~CdpRequestGuard.navigate` and
+  :meth:`~CdpRequestGuard.navigate_from_document`, used by
+  :mod:`operator_agent.guardrails.popup_loads`.
+- A client that continues a paused request with another method, body or headers changes the
+  request for the clients after it too (Playwright routes the changed request), and for the
+  network stack, except for ``SameSite`` cookies, which follow the method the navigation
+  started with.
 - Python cannot use Chromium's "flat" child sessions of a browser-level session (Playwright's
   driver drops the messages of sessions it did not open), so targets are reached through
   ``Target.sendMessageToTarget``. Out-of-process iframes, whose requests their page's
   interception does not see, are auto-attached by the page's session and wait for the guard
   before they run. Requests of dedicated workers pass through their page's interception.
+- Not paused by a page's interception, nor by a browser-level one (which sees navigations
+  only): requests of service workers and shared workers, and the browser's speculation-rules
+  prefetches. The allowlist keeps pages from starting those workers; prefetches stay unguarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import itertools
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Request
 from playwright.async_api import Error as PlaywrightError
 
 from operator_agent.errors import BrowserError
+from operator_agent.guardrails._cdp_target import CdpTarget
 from operator_agent.logs import get_logger
 
-__all__ = ["CdpRequestGuard", "supports_cdp_guard"]
+__all__ = ["CdpRequestGuard", "Relaunch", "supports_cdp_guard"]
 
 _log = get_logger("operator_agent.guardrails")
 
-_SEND_TIMEOUT_S: Final = 10.0
+# A relaunched navigation answers when it commits or fails, which a slow page can take a while to do.
+_NAVIGATE_TIMEOUT_S: Final = 120.0
 _PASSED_MEMORY: Final = 512
 _PAUSE_EVERY_REQUEST: Final = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
 # Out-of-process iframes start paused until the guard has enabled interception in them.
@@ -64,83 +80,23 @@ def supports_cdp_guard(context: BrowserContext) -> bool:
     return browser is not None and browser.browser_type.name == "chromium"
 
 
-class _Target:
-    """A DevTools session with one target (a page or an iframe), reached through its parent.
+@dataclass(frozen=True)
+class Relaunch:
+    """A popup's first request, to be sent again once the guard watches the popup.
 
-    Commands go out wrapped in ``Target.sendMessageToTarget`` of the parent; replies and events
-    come back wrapped in the parent's ``Target.receivedMessageFromTarget`` and are handed to
-    :meth:`dispatch`.
+    Attributes:
+        url: Its URL.
+        method: Its method; a ``POST`` is relaunched as a navigation whose method and body the
+            guard puts back when it pauses it.
+        headers: Headers the first request had that the relaunched one must have too (its
+            ``Referer``; for a ``POST`` its ``Content-Type`` and ``Origin``).
+        body: The body of a ``POST``.
     """
 
-    def __init__(
-        self,
-        *,
-        guard: CdpRequestGuard,
-        session_id: str,
-        target_id: str,
-        kind: str,
-        post: Callable[[str, dict[str, Any]], Coroutine[Any, Any, Any]],
-    ) -> None:
-        self.guard = guard
-        self.session_id = session_id
-        self.target_id = target_id
-        self.kind = kind
-        self._post = post
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.children: dict[str, _Target] = {}
-        self.closed = False
-
-    async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        if self.closed:
-            raise BrowserError(f"the DevTools session with a {self.kind} target is closed ({method})")
-        message_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = future
-        message = json.dumps({"id": message_id, "method": method, "params": params or {}})
-        try:
-            await self._post("Target.sendMessageToTarget", {"sessionId": self.session_id, "message": message})
-            return await asyncio.wait_for(future, _SEND_TIMEOUT_S)
-        except (PlaywrightError, TimeoutError) as exc:
-            raise BrowserError(f"DevTools {method} on a {self.kind} target failed: {exc}") from exc
-        finally:
-            self._pending.pop(message_id, None)
-
-    def dispatch(self, message: dict[str, Any]) -> None:
-        if "id" in message:
-            future = self._pending.get(message["id"])
-            if future is None or future.done():
-                return
-            if "error" in message:
-                error = message["error"].get("message", "unknown error")
-                future.set_exception(BrowserError(f"DevTools error on a {self.kind} target: {error}"))
-            else:
-                future.set_result(message.get("result") or {})
-            return
-        method = message.get("method")
-        params = message.get("params") or {}
-        if method == "Fetch.requestPaused":
-            self.guard._spawn(self.guard._decide(self, params))
-        elif method == "Target.receivedMessageFromTarget":
-            child = self.children.get(params.get("sessionId", ""))
-            if child is not None:
-                child.dispatch(json.loads(params["message"]))
-        elif method == "Target.attachedToTarget":
-            self.guard._spawn(self.guard._adopt_frame(self, params))
-        elif method == "Target.detachedFromTarget":
-            child = self.children.pop(params.get("sessionId", ""), None)
-            if child is not None:
-                child.close()
-
-    def close(self) -> None:
-        self.closed = True
-        for child in self.children.values():
-            child.close()
-        self.children.clear()
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(BrowserError(f"the {self.kind} target went away"))
-        self._pending.clear()
+    url: str
+    method: Literal["GET", "POST"]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
 
 
 class CdpRequestGuard:
@@ -148,7 +104,9 @@ class CdpRequestGuard:
 
     Use :meth:`start` once, then call :meth:`cover` for each request Playwright routes (the
     domain allowlist's route handler does), so that pages (popups too) are guarded before their
-    requests leave. The guard detaches itself when the context closes.
+    requests leave. A popup's first request, which starts before that, is loaded again with
+    the methods of the "relaunch" group (see :mod:`operator_agent.guardrails.popup_loads`). The
+    guard detaches itself when the context closes.
 
     Args:
         context: A Chromium browser context (see :func:`supports_cdp_guard`).
@@ -172,12 +130,15 @@ class CdpRequestGuard:
         self._on_block = on_block
         self._session: CDPSession | None = None
         self._context_id: str | None = None
-        self._pages: dict[str, _Target] = {}  # by DevTools session id
+        self._pages: dict[str, CdpTarget] = {}  # by DevTools session id
         self._page_targets: set[str] = set()
         self._guarded: set[Page] = set()
         # (method, URL) of requests the guard let through that Playwright may route next: the
         # guard's interception runs before Playwright's, so a routed request found here was seen.
         self._passed: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # Popups whose first load was taken over (by target id), and the loads to put back.
+        self._claimed: set[str] = set()
+        self._relaunches: dict[tuple[str, str], Relaunch] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -226,6 +187,141 @@ class CdpRequestGuard:
                 _log.warning("could not guard a new page of the context", error=str(exc))
         return covered
 
+    async def loading_pages(self) -> list[str]:
+        """Target ids of the guarded pages that have not shown any document yet, and not claimed.
+
+        A popup is one of these from the moment it opens until its first navigation commits; the
+        context's other pages have shown at least ``about:blank``. When a popup's first request
+        is routed, the popup is one of these (the caller makes sure it is guarded first, with
+        :meth:`cover`), so a single one is that popup.
+
+        Raises:
+            BrowserError: Chromium did not list its targets.
+        """
+        async with self._lock:
+            if self._closed or self._session is None or self._context_id is None:
+                return []
+            try:
+                targets = (await self._session.send("Target.getTargets"))["targetInfos"]
+            except PlaywrightError as exc:
+                raise BrowserError(f"could not list the browser's targets: {exc}") from exc
+        return [
+            info["targetId"]
+            for info in targets
+            if info.get("type") == "page"
+            and not info.get("subtype")
+            and info.get("browserContextId") == self._context_id
+            and info.get("url") == ""
+            and info["targetId"] in self._page_targets
+            and info["targetId"] not in self._claimed
+        ]
+
+    def claim(self, target_id: str) -> None:
+        """Take a page out of :meth:`loading_pages`: its first load is accounted for."""
+        self._claimed.add(target_id)
+
+    def expect_relaunch(self, target_id: str, relaunch: Relaunch) -> None:
+        """Claim a popup and prepare the guard to put ``relaunch`` back into its next load of its URL.
+
+        The guard pauses that load like any other; it then sets the method, body and headers of
+        ``relaunch`` on it before checking it and letting it go.
+        """
+        self.claim(target_id)
+        self._relaunches[(target_id, _without_fragment(relaunch.url))] = relaunch
+
+    def cancel_relaunch(self, target_id: str) -> None:
+        """Forget what :meth:`expect_relaunch` prepared for a popup."""
+        for key in [key for key in self._relaunches if key[0] == target_id]:
+            del self._relaunches[key]
+
+    async def navigate(self, target_id: str, url: str) -> asyncio.Future[dict[str, Any]]:
+        """Start a browser-initiated navigation of a guarded page to ``url``.
+
+        Returns once Chromium has started it (the navigation it replaces, if any, is cancelled
+        then); how it ends is logged.
+
+        Returns:
+            The future of Chromium's answer, which comes when the navigation commits or fails
+            (``errorText``); awaiting it is optional.
+
+        Raises:
+            BrowserError: The page is not guarded (or gone), or refused the command.
+        """
+        target = self._page_target(target_id)
+        reply = await target.post("Page.navigate", {"url": url})
+        self._spawn(self._log_navigation(reply, url))
+        return reply
+
+    async def claim_failed_page(self, url: str, *, among: Iterable[str], timeout_s: float) -> str | None:
+        """Wait for one of the pages ``among``, unclaimed, to have failed its first load on ``url``; claim it.
+
+        A page whose navigation failed shows an error page and reports the URL it failed on.
+
+        Returns:
+            The page's target id, or ``None`` if no such page showed up within ``timeout_s``.
+        """
+        wanted = _without_fragment(url)
+        candidates = set(among)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self._closed and self._session is not None and self._context_id is not None:
+            try:
+                targets = (await self._session.send("Target.getTargets"))["targetInfos"]
+            except PlaywrightError as exc:
+                _log.debug("could not list the browser's targets", error=str(exc))
+                return None
+            for info in targets:
+                target_id = str(info["targetId"])
+                if (
+                    info.get("type") == "page"
+                    and info.get("browserContextId") == self._context_id
+                    and _without_fragment(str(info.get("url", ""))) == wanted
+                    and target_id in candidates
+                    and target_id in self._page_targets
+                    and target_id not in self._claimed
+                ):
+                    self.claim(target_id)
+                    return target_id
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+        return None
+
+    async def navigate_from_document(
+        self, target_id: str, url: str, *, method: Literal["GET", "POST"]
+    ) -> None:
+        """Have the document a guarded page shows navigate it to ``url``.
+
+        A GET is ``location.replace(url)``; a POST submits an empty form to ``url`` (the guard
+        puts the body back, see :meth:`expect_relaunch`). The script runs in an isolated world,
+        out of reach of the page's own scripts. The navigation is the document's own: the browser
+        gives it the document's origin as its initiator, which decides the cookies it carries
+        (``SameSite``, for the method it has) and its ``Sec-Fetch-Site``.
+
+        Raises:
+            BrowserError: The page is not guarded (or gone), or the script did not run.
+        """
+        target = self._page_target(target_id)
+        # A page target's id is the id of its main frame.
+        world = await target.send(
+            "Page.createIsolatedWorld", {"frameId": target_id, "worldName": "operator-agent-guard"}
+        )
+        if method == "GET":
+            expression = f"location.replace({json.dumps(url)})"
+        else:
+            expression = (
+                "{ const form = document.createElement('form'); form.method = 'post';"
+                f" form.action = {json.dumps(url)}; (document.body || document.documentElement).append(form);"
+                " form.submit(); }"
+            )
+        result = await target.send(
+            "Runtime.evaluate", {"expression": expression, "contextId": world["executionContextId"]}
+        )
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            text = (details.get("exception") or {}).get("description") or details.get("text", "")
+            raise BrowserError(f"the popup did not navigate to {url}: {text}")
+
     async def close(self) -> None:
         """Stop guarding and let go of the DevTools session (safe to call more than once)."""
         if self._closed:
@@ -236,6 +332,7 @@ class CdpRequestGuard:
         self._pages.clear()
         self._page_targets.clear()
         self._guarded.clear()
+        self._relaunches.clear()
         if self._session is not None:
             with contextlib.suppress(PlaywrightError):
                 await self._session.detach()
@@ -294,8 +391,13 @@ class CdpRequestGuard:
         async def post(method: str, params: dict[str, Any]) -> Any:
             return await session.send(method, params)
 
-        target = _Target(
-            guard=self, session_id=attached["sessionId"], target_id=target_id, kind="page", post=post
+        target = CdpTarget(
+            session_id=attached["sessionId"],
+            target_id=target_id,
+            kind="page",
+            post=post,
+            on_request_paused=self._on_request_paused,
+            on_attached=self._on_frame_attached,
         )
         self._pages[target.session_id] = target
         self._page_targets.add(target_id)
@@ -303,15 +405,16 @@ class CdpRequestGuard:
         await target.send("Target.setAutoAttach", _AUTO_ATTACH_FRAMES)
         _log.debug("page guarded by DevTools request interception", target=target_id)
 
-    async def _adopt_frame(self, parent: _Target, params: dict[str, Any]) -> None:
+    async def _adopt_frame(self, parent: CdpTarget, params: dict[str, Any]) -> None:
         """Guard an out-of-process iframe that ``parent`` auto-attached, then let it run."""
         info = params.get("targetInfo") or {}
-        child = _Target(
-            guard=self,
+        child = CdpTarget(
             session_id=params["sessionId"],
             target_id=str(info.get("targetId", "")),
             kind=str(info.get("type", "frame")),
             post=parent.send,
+            on_request_paused=self._on_request_paused,
+            on_attached=self._on_frame_attached,
         )
         parent.children[child.session_id] = child
         try:
@@ -327,11 +430,17 @@ class CdpRequestGuard:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    async def _decide(self, target: _Target, params: dict[str, Any]) -> None:
+    async def _decide(self, target: CdpTarget, params: dict[str, Any]) -> None:
         """Let a paused request go on, or fail it if the allowlist refuses its URL."""
         request_id = params["requestId"]
         url = str(params["request"]["url"])
+        relaunch: Relaunch | None = None
+        if not params.get("redirectedRequestId") and params.get("resourceType") == "Document":
+            relaunch = self._relaunches.pop((target.target_id, _without_fragment(url)), None)
         try:
+            if relaunch is not None and self._allows(url):
+                await self._continue_relaunched(target, params, relaunch)
+                return
             if self._allows(url):
                 self._note_passed(str(params["request"]["method"]), url)
                 await target.send("Fetch.continueRequest", {"requestId": request_id})
@@ -345,15 +454,34 @@ class CdpRequestGuard:
             # The page navigated away or closed: the request is gone.
             _log.debug("paused request could not be answered", url=url, error=str(exc))
 
+    async def _continue_relaunched(
+        self, target: CdpTarget, params: dict[str, Any], relaunch: Relaunch
+    ) -> None:
+        """Let a relaunched popup load go with the method, body and headers of its first request."""
+        headers = {str(name): str(value) for name, value in (params["request"].get("headers") or {}).items()}
+        for name, value in relaunch.headers.items():
+            for same in [key for key in headers if key.lower() == name.lower()]:
+                del headers[same]
+            headers[name] = value
+        command: dict[str, Any] = {
+            "requestId": params["requestId"],
+            "method": relaunch.method,
+            "headers": [{"name": name, "value": value} for name, value in headers.items()],
+        }
+        if relaunch.body is not None:
+            command["postData"] = base64.b64encode(relaunch.body).decode("ascii")
+        self._note_passed(relaunch.method, str(params["request"]["url"]))
+        await target.send("Fetch.continueRequest", command)
+
     def _note_passed(self, method: str, url: str) -> None:
-        key = (method, url.split("#", 1)[0])
+        key = (method, _without_fragment(url))
         self._passed[key] = self._passed.pop(key, 0) + 1
         while len(self._passed) > _PASSED_MEMORY:
             # Requests Playwright never routes (redirect hops, favicons) leave tokens behind.
             self._passed.popitem(last=False)
 
     def _take_passed(self, method: str, url: str) -> bool:
-        key = (method, url.split("#", 1)[0])
+        key = (method, _without_fragment(url))
         count = self._passed.pop(key, 0)
         if count > 1:
             self._passed[key] = count - 1
@@ -366,6 +494,12 @@ class CdpRequestGuard:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _on_request_paused(self, target: CdpTarget, params: dict[str, Any]) -> None:
+        self._spawn(self._decide(target, params))
+
+    def _on_frame_attached(self, parent: CdpTarget, params: dict[str, Any]) -> None:
+        self._spawn(self._adopt_frame(parent, params))
+
     def _on_page_message(self, params: dict[str, Any]) -> None:
         target = self._pages.get(params.get("sessionId", ""))
         if target is not None:
@@ -376,6 +510,8 @@ class CdpRequestGuard:
         if target is not None:
             target.close()
             self._page_targets.discard(target.target_id)
+            self._claimed.discard(target.target_id)
+            self.cancel_relaunch(target.target_id)
 
     def _on_new_page(self, page: Page) -> None:
         page.on("close", self._forget)
@@ -384,8 +520,27 @@ class CdpRequestGuard:
     def _forget(self, page: Page) -> None:
         self._guarded.discard(page)
 
+    def _page_target(self, target_id: str) -> CdpTarget:
+        for target in self._pages.values():
+            if target.target_id == target_id and not target.closed:
+                return target
+        raise BrowserError(f"page target {target_id} is not guarded (it may have closed)")
+
+    async def _log_navigation(self, reply: asyncio.Future[dict[str, Any]], url: str) -> None:
+        try:
+            result = await asyncio.wait_for(reply, _NAVIGATE_TIMEOUT_S)
+        except (BrowserError, TimeoutError) as exc:
+            _log.debug("relaunched navigation did not report back", url=url, error=str(exc))
+            return
+        if result.get("errorText"):
+            _log.debug("relaunched navigation failed", url=url, error=result["errorText"])
+
     async def _sweep_quietly(self) -> None:
         try:
             await self._sweep(strict=False)
         except BrowserError as exc:
             _log.warning("could not guard a new page of the context", error=str(exc))
+
+
+def _without_fragment(url: str) -> str:
+    return url.split("#", 1)[0]

@@ -1,32 +1,41 @@
 """Domain allowlist enforced at the network layer.
 
-:meth:`DomainAllowlist.install` puts two layers on a browser context. Whatever either one
-refuses is recorded in :attr:`DomainAllowlist.blocked`, which the run reports to the model (as a
-notice) and to the trace, and logged.
+:meth:`DomainAllowlist.install` puts three things on a browser context. Whatever is refused is
+recorded in :attr:`DomainAllowlist.blocked`, which the run reports to the model (as a notice) and
+to the trace, and logged.
 
 - Routing, in every browser: each request Playwright routes (page and frame navigations,
   sub-resources, fetch/XHR, the first request of a popup or ``window.open``, meta refresh) is
-  checked by host and aborted when the host is not allowed. Web sockets are routed too: a
-  connection to another host is refused before it opens. A GET navigation the second layer did not
-  see is fetched here without following redirects, so its first redirect is checked as well.
+  checked by host and aborted when the host is not allowed. Web sockets of pages are routed too:
+  a connection to another host is refused before it opens. A GET navigation the second layer did
+  not see is fetched here without following redirects, so its first redirect is checked as well.
 - Chromium only, :class:`~operator_agent.guardrails.cdp_guard.CdpRequestGuard`: the browser's own
-  request interception checks every request of every page and out-of-process frame of the
-  context, *including each redirect hop*, before it is sent: a redirect answered to a form POST
-  (multipart with files too), to an image, a script or a ``fetch()``, or the last hop of a chain,
-  is failed before any byte reaches the other host.
+  request interception checks every request of every page, popup and out-of-process frame of the
+  context, and of their dedicated workers, *including each redirect hop*, before it is sent: a
+  redirect answered to a form POST (multipart with files too), to an image, a script or a
+  ``fetch()``, or the last hop of a chain, is failed before any byte reaches the other host.
+  A popup's first load starts before the guard can watch the popup: it is stopped before it is
+  sent and started again once the guard does (:mod:`operator_agent.guardrails.popup_loads`), so
+  its redirect hops are checked too; the server receives it once.
+- An init script in every document: pages cannot register service workers (whose requests the
+  interception does not see) nor start shared workers (whose requests neither layer sees).
 
 Not covered:
 
-- A request that starts before its page is guarded is seen by routing only: its host is
-  checked, and for a GET navigation its first redirect, but not later hops, nor a redirect
-  answered to a POST. This is the first navigation of a popup (Chromium reports a popup only once
-  that navigation has committed; the rest of the popup's requests are guarded) and of a page
-  opened with ``context.new_page()`` and navigated at once (the run's first tab is guarded before
-  the run starts).
-- Service workers are not guarded by the second layer (their redirects are not checked). Web
-  sockets opened by workers. DNS look-ups and preconnects the page asks for.
+- A request that starts before its page is guarded, other than a popup's first load, is seen by
+  routing only (its host, and for a GET navigation its first redirect): a page opened with
+  ``context.new_page()`` and navigated at once (the run's first tab is guarded before the run
+  starts). A popup's first load that is a POST with a file picked from disk (multipart) is
+  checked by host only: Chromium does not hand over the file's bytes, so it cannot be sent again.
+- The browser's speculative loads: a ``<script type=speculationrules>`` prefetch (also the one a
+  prerender rule starts) is sent by the browser outside both layers, to any host, redirects
+  followed. Web sockets opened by dedicated workers; WebRTC and WebTransport connections.
 - Firefox and WebKit have the routing layer only: redirects of form POSTs and of sub-resources,
-  and hops after the first of a navigation, are followed without a check.
+  and hops after the first of a navigation (a popup's first load too), are followed unchecked.
+
+Resource hints (``<link rel=preconnect>``, ``dns-prefetch``, a pressed link) open no connection
+in the off-the-record contexts runs use (Chromium 156; in a profile that keeps data, preconnects
+do, and ``--dns-prefetch-disable`` does not stop them).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from operator_agent.errors import ConfigurationError
 from operator_agent.guardrails.cdp_guard import CdpRequestGuard, supports_cdp_guard
+from operator_agent.guardrails.popup_loads import is_popup_first_load, relaunch_popup_load
 from operator_agent.logs import get_logger
 
 __all__ = ["DomainAllowlist"]
@@ -48,6 +58,25 @@ _log = get_logger("operator_agent.guardrails")
 
 # Schemes that never leave the machine and are part of how pages work.
 _LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome-error"})
+
+# Runs in every document (and frame) before its own scripts. The requests of service workers
+# escape the browser's interception (so the checks of their redirects), those of shared workers
+# escape both layers: pages of the context get neither. A failed registration is an ordinary
+# outcome for pages, and a missing ``SharedWorker`` an ordinary browser (feature detection).
+# Playwright's ``service_workers="block"`` context option is an init script like this one.
+_NO_BACKGROUND_WORKERS = """
+if (self.ServiceWorkerContainer) {
+  Object.defineProperty(ServiceWorkerContainer.prototype, "register", {
+    value: function register() {
+      const reason = "service workers are turned off by the domain allowlist";
+      return Promise.reject(new DOMException(reason, "SecurityError"));
+    },
+    writable: false,
+    configurable: false,
+  });
+}
+delete self.SharedWorker;
+"""
 
 
 @dataclass
@@ -104,6 +133,7 @@ class DomainAllowlist:
         Raises:
             BrowserError: Chromium refused the DevTools session that guards redirects.
         """
+        await context.add_init_script(script=_NO_BACKGROUND_WORKERS)
         guard: CdpRequestGuard | None = None
         if supports_cdp_guard(context):
             guard = CdpRequestGuard(context=context, allows=self.allows, on_block=self._block)
@@ -117,6 +147,14 @@ class DomainAllowlist:
                 return
             # A request the guard saw goes to the browser as it is: the guard checks its redirects.
             covered = guard is not None and await guard.cover(request)
+            if guard is not None and not covered and is_popup_first_load(request):
+                # The popup is guarded now (cover); its first load is sent again for the guard to see.
+                outcome = await relaunch_popup_load(route, guard=guard)
+                if outcome == "relaunched":
+                    return
+                if outcome == "failed":
+                    self._block(request.url, "popup's first load could not be sent again under the guard")
+                    return
             # Otherwise Playwright would follow its redirects unchecked: a GET navigation is fetched
             # here without following them. A request with a body (a form POST with files) cannot be
             # replayed faithfully by route.fetch: the browser does not hand over uploaded files.

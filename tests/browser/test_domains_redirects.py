@@ -316,7 +316,8 @@ async def test_a_popup_is_guarded_before_its_sub_resources_load(
 async def test_a_popup_whose_first_load_redirects_off_the_allowlist_is_blocked(
     run_context: RunContext, guarded: DomainAllowlist, sites: Sites
 ) -> None:
-    # The popup's first request starts before its page can be guarded: the route layer checks it.
+    # The popup's first request starts before its page can be guarded: it is loaded again once
+    # the guard watches the popup (tests/browser/test_domains_popups.py for chains and forms).
     page = run_context.page
     await page.goto(sites.ok.url + "/opener")
     async with page.expect_popup():
