@@ -188,12 +188,12 @@ class CdpRequestGuard:
         return covered
 
     async def loading_pages(self) -> list[str]:
-        """Target ids of the guarded pages that have not shown any document yet, and not claimed.
+        """Target ids of the context's pages that have not shown any document yet, and not claimed.
 
         A popup is one of these from the moment it opens until its first navigation commits; the
         context's other pages have shown at least ``about:blank``. When a popup's first request
-        is routed, the popup is one of these (the caller makes sure it is guarded first, with
-        :meth:`cover`), so a single one is that popup.
+        is routed, its popup is one of these, so a single one is that popup. Whether the guard
+        watches it is :meth:`watches`.
 
         Raises:
             BrowserError: Chromium did not list its targets.
@@ -206,15 +206,18 @@ class CdpRequestGuard:
             except PlaywrightError as exc:
                 raise BrowserError(f"could not list the browser's targets: {exc}") from exc
         return [
-            info["targetId"]
+            str(info["targetId"])
             for info in targets
             if info.get("type") == "page"
             and not info.get("subtype")
             and info.get("browserContextId") == self._context_id
             and info.get("url") == ""
-            and info["targetId"] in self._page_targets
             and info["targetId"] not in self._claimed
         ]
+
+    def watches(self, target_id: str) -> bool:
+        """Whether the guard intercepts the requests of page target ``target_id``."""
+        return target_id in self._page_targets
 
     def claim(self, target_id: str) -> None:
         """Take a page out of :meth:`loading_pages`: its first load is accounted for."""

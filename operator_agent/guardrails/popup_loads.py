@@ -1,36 +1,41 @@
-"""A popup's first load, sent again once the DevTools guard watches the popup.
+"""A popup's first load, loaded again once the DevTools guard watches the popup.
 
-Chromium reports a popup (``window.open``, a ``target=_blank`` link or form) to DevTools clients
-only as its first navigation starts, so that navigation begins before
-:class:`~operator_agent.guardrails.cdp_guard.CdpRequestGuard` can attach to the popup, and the
-guard never sees its redirect hops. When Playwright routes it, :func:`relaunch_popup_load`
-guards the popup, stops that first request before anything is sent, and starts the same load
-again; the guard then checks it and every redirect hop, like any other request of the popup.
-The server receives the request once. Playwright reports the popup once the relaunched load
-commits (or fails, when a hop is blocked), so the popup is first seen on the page it should show.
+A popup (``window.open``, a ``target=_blank`` link or form) starts its first navigation as it is
+created, before :class:`~operator_agent.guardrails.cdp_guard.CdpRequestGuard` can attach to it
+(the guard finds it when Playwright routes that request), so the guard would never see that
+navigation's redirect hops. :func:`relaunch_popup_load` stops the first request before anything
+is sent and loads the same again in the popup, now guarded: the guard checks the new request and
+each of its redirect hops like any other. The server receives the request once. Playwright
+reports the popup once the relaunched load commits (or fails, when a hop is blocked), so the
+popup is first seen on the page it should show.
 
-How it is started again, found by experiment (Chromium 156):
+How it is loaded again, found by experiment (Chromium 156):
 
 - When the first request comes from the same host as its target (its ``Origin``, or for a GET its
-  ``Referer``), the popup is navigated by the browser (``Page.navigate``) and the first request,
-  already cancelled by that, is aborted. Such a navigation has no initiator, which the browser
-  treats as same-site for cookies: the same cookies go as with the first request. Only
-  ``Sec-Fetch-Site`` differs (``none``).
-- Otherwise the first request is answered ``204 No Content`` by the route (the popup stays on its
-  initial ``about:blank`` document, and nothing is sent), and that document navigates itself with
-  ``location.replace``. Its origin is the opener's (or an opaque one for a ``noopener`` popup), so
-  the browser gives the relaunched load the cookies (``SameSite``) and ``Sec-Fetch-Site`` of a
-  load started by another site, as the first request had. A browser-initiated navigation would
-  have sent ``SameSite=Strict`` cookies (and ``Lax`` ones with a POST) the first request did not.
+  ``Referer``), the browser navigates the popup (``Page.navigate``), which cancels the first
+  request, then aborted. A navigation the browser starts has no initiator, which counts as
+  same-site for cookies: the same cookies go as with the first request. Only ``Sec-Fetch-Site``
+  differs (``none``) and ``Sec-Fetch-User`` is kept.
+- Otherwise the route answers the first request ``204 No Content`` (nothing is sent, the popup
+  stays on its initial ``about:blank`` document), and that document navigates itself, from an
+  isolated world: ``location.replace`` for a GET, an empty form submitted for a POST. Its origin
+  is the opener's (an opaque one for a ``noopener`` popup), so the load gets the cookies
+  (``SameSite``, for its method) and ``Sec-Fetch-Site`` of a load started by another site, as the
+  first request had; ``Sec-Fetch-User`` is missing. A navigation started by the browser would
+  send ``SameSite`` cookies the first request did not (``Strict`` ones; ``Lax`` ones too with a
+  POST), and so would a GET turned into a POST by the guard.
 - In both cases the guard puts back what the first request had and the new one lacks: its
-  ``Referer``, and for a POST its method, body, ``Content-Type`` and ``Origin``.
+  ``Referer``, and for a POST its body, ``Content-Type`` and ``Origin``
+  (:meth:`~operator_agent.guardrails.cdp_guard.CdpRequestGuard.expect_relaunch`).
+- When several popups start loading at the same moment, which first request belongs to which
+  popup cannot be told while they start. Each one is then failed, and loaded again in the popup
+  that shows the URL it failed on (Playwright reports such a popup on its error page first). A
+  cross-site one is loaded from a blank page of an opaque origin: it gets the cookies of a load
+  from another site.
 
 Not relaunched (the route layer checks the request's host, and for a GET its first redirect):
-
-- A POST whose body Chromium does not hand over whole: a ``multipart/form-data`` body with a file
-  part (the bytes of a file picked from disk are missing from it), or a body Chromium left out.
-- A load the popup could not be told from: when several popups start loading at the same moment,
-  each one's first request is blocked and reported instead (:func:`relaunch_popup_load` says so).
+a POST whose body Chromium does not hand over whole, that is a ``multipart/form-data`` body with
+a file part (the bytes of a file picked from disk are missing from it) or a body left out.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ RelaunchOutcome = Literal["relaunched", "unreplayable", "unidentified", "failed"
 
 - ``relaunched``: the route is answered and the load started again under the guard.
 - ``unreplayable``: a POST whose body cannot be sent again; the route is untouched.
-- ``unidentified``: no guarded popup is loading (the guard could not attach); the route is untouched.
+- ``unidentified``: no popup is loading that the guard watches (it could not attach to it); the
+  route is untouched.
 - ``failed``: the route is answered (nothing was sent) but the load could not be started again.
 """
 
@@ -108,11 +114,13 @@ async def relaunch_popup_load(route: Route, *, guard: CdpRequestGuard) -> Relaun
         return "unidentified"
     if relaunch is None:
         if len(loading) == 1:
-            guard.claim(loading[0])
+            guard.claim(loading[0])  # its first load is left to the route layer
         return "unreplayable"
     if len(loading) > 1:
         return await _relaunch_after_failing(route, guard=guard, relaunch=relaunch, among=loading)
     (target_id,) = loading
+    if not guard.watches(target_id):
+        return "unidentified"
     guard.expect_relaunch(target_id, relaunch)
     if _initiated_on_same_host(request.url, relaunch):
         return await _navigate_by_browser(route, guard=guard, target_id=target_id)
