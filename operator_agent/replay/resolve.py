@@ -72,6 +72,12 @@ def variants(chain: Chain) -> list[Variant]:
     return whole + loose
 
 
+# Stamp and describe the element when exactly one matches (``DESCRIBE_JS`` on it), in the same call.
+_STAMP_IF_ONE_JS = (
+    f"(elements, arg) => elements.length === 1 ? {{ info: ({DESCRIBE_JS.strip()})(elements[0], arg) }} : {{}}"
+)
+
+
 def frames(page: Page) -> list[Frame]:
     """The page's main frame, then its attached iframes."""
     return [page.main_frame, *(f for f in page.frames if f is not page.main_frame and not f.is_detached())]
@@ -140,6 +146,10 @@ class Finder:
         primary, rest = candidates[0], candidates[1:]
         delay = 0.05
         while True:
+            if not avoid:
+                found = await self._found_at_once(primary)
+                if found is not None:
+                    return found
             # The first strategy alone first: on an unchanged page this is the only round trip.
             hit = await self.unique(primary, attached_ok=attached_ok)
             if hit is not None and not await self._avoided(hit[1], avoid):
@@ -169,6 +179,41 @@ class Finder:
                     return True
         return False
 
+    async def _found_at_once(self, variant: Variant) -> Found | None:
+        """On a page with one frame: count, stamp and describe in a single call when one visible
+        element matches; ``None`` (and the slower path decides) otherwise."""
+        page = self._page()
+        if len(page.frames) != 1:
+            return None
+        frame = page.main_frame
+        self._refs += 1
+        ref = f"{self._prefix}{self._refs}"
+        locator = build_locator(frame, variant.entry, loose=variant.loose).filter(visible=True)
+        try:
+            raw: dict[str, Any] = await locator.evaluate_all(
+                _STAMP_IF_ONE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True]
+            )
+        except PlaywrightError:
+            return None
+        info = raw.get("info")
+        if not info:
+            return None
+        return Found(element=self._element(frame, ref, info), index=variant.index, entry=dict(variant.entry),
+                     loose=variant.loose)  # fmt: skip
+
+    @staticmethod
+    def _element(frame: Frame, ref: str, info: dict[str, Any]) -> ElementRef:
+        return ElementRef(
+            ref=ref,
+            frame=frame,
+            selector=f'[{REF_ATTRIBUTE}="{ref}"]',
+            role=str(info["role"]),
+            name=str(info["name"]),
+            tag=str(info["tag"]),
+            input_type=info["type"],
+            is_secret=bool(info["secret"]),
+        )
+
     async def _found(self, variant: Variant, frame: Frame, locator: Locator) -> Found | None:
         # Stamp and describe the element in one round trip; the stamp is unique to this finder, so a
         # stamp left by an earlier replay on another element never makes the selector ambiguous.
@@ -180,16 +225,7 @@ class Finder:
             )
         except PlaywrightError:
             return None  # it left the page between the count and now
-        element = ElementRef(
-            ref=ref,
-            frame=frame,
-            selector=f'[{REF_ATTRIBUTE}="{ref}"]',
-            role=str(info["role"]),
-            name=str(info["name"]),
-            tag=str(info["tag"]),
-            input_type=info["type"],
-            is_secret=bool(info["secret"]),
-        )
+        element = self._element(frame, ref, info)
         return Found(element=element, index=variant.index, entry=dict(variant.entry), loose=variant.loose)
 
     async def explain(self, candidates: Sequence[Variant], *, attached_ok: bool) -> list[str]:
