@@ -87,15 +87,15 @@ async def _nothing() -> None:
 def _settle_for(action: Action) -> Settle:
     """How long the page runs after an action before the executor reads what changed.
 
-    What can submit, navigate or start a request late (clicks, keys, a fill that presses Enter,
-    a choice whose change handler may load another page) gets timers; typing and ticking get
-    one task turn, which is most of a form's actions.
+    What can submit, navigate or start a request (clicks, keys, a fill that presses Enter, a
+    choice whose change handler may load another page) gets the page's next frame; typing and
+    ticking get one task turn, which is most of a form's actions.
     """
     if isinstance(action, Fill):
-        return "timers" if action.submit else "turn"
+        return "frame" if action.submit else "turn"
     if isinstance(action, Check | Uncheck | UploadFile | Hover | Scroll | WaitFor):
         return "turn"
-    return "timers"
+    return "frame"
 
 
 def _what(action: Action) -> str:

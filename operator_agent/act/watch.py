@@ -72,19 +72,27 @@ _STATE_JS = """
 }
 """
 
-# The state once the page has had ``ms`` milliseconds to run what the action set off: one call,
-# so an action that cannot start anything late pays a single round trip.
-_SETTLED_STATE_JS = f"(ms) => new Promise((resolve) => setTimeout(resolve, ms)).then({_STATE_JS.strip()})"
-
-Settle = Literal["turn", "timers"]
-"""How long :meth:`PageWatch.finish` lets the page run before reading it.
-
-``"timers"`` (40 ms) gives click and key handlers time to start a navigation, a fetch or a
-short timer; ``"turn"`` lets only what the action queued run (one task turn), which is enough for
-input that cannot submit: filling, choosing, checking.
+# The state once the page has run what the action set off, in the same call: with ``frame``, until
+# its next animation frame has been drawn (where frameworks render and handlers' short timers have
+# run; 50 ms at most, for a tab that draws no frames), then one task turn; without, one task turn.
+_SETTLED_STATE_JS = f"""
+(frame) => new Promise((resolve) => {{
+  if (!frame) {{ setTimeout(resolve, 0); return; }}
+  let done = false;
+  const next = () => {{ if (!done) {{ done = true; setTimeout(resolve, 0); }} }};
+  requestAnimationFrame(next);
+  setTimeout(next, 50);
+}}).then({_STATE_JS.strip()})
 """
 
-_SETTLE_MS: dict[Settle, int] = {"turn": 0, "timers": 40}
+Settle = Literal["turn", "frame"]
+"""How long :meth:`PageWatch.finish` lets the page run before reading it.
+
+``"frame"`` waits for the page's next animation frame (and one turn after it): click and key
+handlers have started their navigation, request, dialog or re-render by then. ``"turn"`` lets only
+what the action queued run (one task turn), which is enough for input that cannot submit: filling,
+ticking, attaching a file.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +114,18 @@ class PageState:
     url: str
 
 
-async def page_state(page: Page, *, settle_ms: int | None = None) -> PageState | None:
+async def page_state(page: Page, *, settle: Settle | None = None) -> PageState | None:
     """Snapshot the page, or ``None`` if it is between documents or closed.
 
     Args:
         page: The tab.
-        settle_ms: Let the page run this long first (in the same call); ``None`` reads at once.
+        settle: Let the page run first, in the same call (see :data:`Settle`); ``None`` reads at once.
     """
     try:
-        if settle_ms is None:
+        if settle is None:
             raw: dict[str, Any] = await page.evaluate(_STATE_JS)
         else:
-            raw = await asyncio.wait_for(
-                page.evaluate(_SETTLED_STATE_JS, settle_ms), timeout=2 + settle_ms / 1000
-            )
+            raw = await asyncio.wait_for(page.evaluate(_SETTLED_STATE_JS, settle == "frame"), timeout=2)
     except (PlaywrightError, TimeoutError):
         return None
     return PageState(
@@ -265,7 +271,7 @@ class PageWatch:
         except OperatorAgentError:
             return None
 
-    async def finish(self, *, timeout_s: float, settle: Settle = "timers") -> PageChange:
+    async def finish(self, *, timeout_s: float, settle: Settle = "frame") -> PageChange:
         """Let the page settle, wait for a started navigation, and report what changed.
 
         Args:
@@ -276,7 +282,7 @@ class PageWatch:
         still_loading = False
         deadline = time.monotonic() + timeout_s
         try:
-            after = None if page.is_closed() else await page_state(page, settle_ms=_SETTLE_MS[settle])
+            after = None if page.is_closed() else await page_state(page, settle=settle)
             if self._nav_requests and not self._committed and not page.is_closed():
                 await self._wait_for_commit(deadline)
                 # Still neither a new document nor an answer without one: it is on its way.
