@@ -25,6 +25,7 @@ __all__ = [
     "ElementFacts",
     "Target",
     "element_facts",
+    "evaluate_if_one",
     "evaluate_on",
     "find_now",
     "handle_of",
@@ -78,11 +79,10 @@ async def _count(locator: Locator) -> int:
 async def _count_and_facts(locator: Locator) -> tuple[int, ElementFacts | None]:
     """How many elements the locator finds and, when it is one, its facts: one round trip."""
     try:
-        raw: dict[str, Any] = await locator.evaluate_all(_COUNT_AND_FACTS_JS, FILLABLE_CSS)
+        count, facts = await evaluate_if_one(locator, _FACTS_JS, FILLABLE_CSS)
     except PlaywrightError:
         return 0, None
-    facts = raw.get("facts")
-    return int(raw["count"]), ElementFacts(**facts) if facts else None
+    return count, ElementFacts(**facts) if count == 1 else None
 
 
 async def find_now(refs: RefMap, ref: str) -> Target | None:
@@ -247,13 +247,6 @@ _FACTS_JS = """
 }
 """
 
-_COUNT_AND_FACTS_JS = f"""
-(elements, fillable) => ({{
-  count: elements.length,
-  facts: elements.length === 1 ? ({_FACTS_JS.strip()})(elements[0], fillable) : null,
-}})
-"""
-
 #: The CSS that finds a fillable element inside a wrapper (see ``ElementFacts.fillable_descendants``).
 FILLABLE_CSS = (
     "input:not([type=hidden]):not([type=button]):not([type=submit]):not([type=reset]):not([type=checkbox])"
@@ -262,21 +255,38 @@ FILLABLE_CSS = (
 )
 
 
-async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout_ms: float) -> Any:
-    """Run ``script`` (``(element, arg) => ...``, may be async) on the one element ``locator`` matches.
+async def evaluate_if_one(locator: Locator, script: str, arg: Any = None) -> tuple[int, Any]:
+    """Count what ``locator`` matches and, when it is exactly one element, run ``script`` on it.
 
-    ``Locator.evaluate`` first waits for the element through Playwright's polling, which costs
-    about an animation frame per call even when the element is there. The executor has just
-    found the element, so this evaluates at once when exactly one element matches, and falls
-    back to ``Locator.evaluate`` (its wait, its strictness error) otherwise.
+    One call, without Playwright's wait for the element (``Locator.evaluate`` polls for it first,
+    about an animation frame per call even when it is there).
+
+    Args:
+        locator: What to look for.
+        script: ``(element, arg) => ...``; may be async.
+        arg: Passed to the script.
+
+    Returns:
+        The number of matching elements, and the script's value (``None`` unless one matched).
     """
     wrapped = (
         "async (elements, arg) => elements.length === 1"
-        f" ? {{ found: true, value: await ({script.strip()})(elements[0], arg) }} : {{ found: false }}"
+        f" ? {{ count: 1, value: await ({script.strip()})(elements[0], arg) }} : {{ count: elements.length }}"
     )
     result: dict[str, Any] = await locator.evaluate_all(wrapped, arg)
-    if result["found"]:
-        return result.get("value")
+    return int(result["count"]), result.get("value")
+
+
+async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout_ms: float) -> Any:
+    """Run ``script`` (``(element, arg) => ...``, may be async) on the one element ``locator`` matches.
+
+    The executor has just found the element, so this evaluates at once when exactly one element
+    matches (:func:`evaluate_if_one`), and falls back to ``Locator.evaluate`` (its wait, its
+    strictness error) otherwise.
+    """
+    count, value = await evaluate_if_one(locator, script, arg)
+    if count == 1:
+        return value
     return await locator.evaluate(script, arg, timeout=timeout_ms)
 
 

@@ -20,10 +20,10 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from operator_agent.act.targets import evaluate_on
+from operator_agent.act.targets import evaluate_if_one, evaluate_on
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
-from operator_agent.skills._elements import DESCRIBE_JS
+from operator_agent.skills._elements import DESCRIBE_JS, described_element
 
 __all__ = ["Chain", "Finder", "Found", "Variant", "variants"]
 
@@ -70,12 +70,6 @@ def variants(chain: Chain) -> list[Variant]:
         if any(key in entry for key in _TEXT_KEYS) and ("role" not in entry or "name" in entry)
     ]
     return whole + loose
-
-
-# Stamp and describe the element when exactly one matches (``DESCRIBE_JS`` on it), in the same call.
-_STAMP_IF_ONE_JS = (
-    f"(elements, arg) => elements.length === 1 ? {{ info: ({DESCRIBE_JS.strip()})(elements[0], arg) }} : {{}}"
-)
 
 
 def frames(page: Page) -> list[Frame]:
@@ -190,29 +184,15 @@ class Finder:
         ref = f"{self._prefix}{self._refs}"
         locator = build_locator(frame, variant.entry, loose=variant.loose).filter(visible=True)
         try:
-            raw: dict[str, Any] = await locator.evaluate_all(
-                _STAMP_IF_ONE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True]
+            count, info = await evaluate_if_one(
+                locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True]
             )
         except PlaywrightError:
             return None
-        info = raw.get("info")
-        if not info:
+        if count != 1:
             return None
-        return Found(element=self._element(frame, ref, info), index=variant.index, entry=dict(variant.entry),
+        return Found(element=described_element(frame, info), index=variant.index, entry=dict(variant.entry),
                      loose=variant.loose)  # fmt: skip
-
-    @staticmethod
-    def _element(frame: Frame, ref: str, info: dict[str, Any]) -> ElementRef:
-        return ElementRef(
-            ref=ref,
-            frame=frame,
-            selector=f'[{REF_ATTRIBUTE}="{ref}"]',
-            role=str(info["role"]),
-            name=str(info["name"]),
-            tag=str(info["tag"]),
-            input_type=info["type"],
-            is_secret=bool(info["secret"]),
-        )
 
     async def _found(self, variant: Variant, frame: Frame, locator: Locator) -> Found | None:
         # Stamp and describe the element in one round trip; the stamp is unique to this finder, so a
@@ -225,7 +205,7 @@ class Finder:
             )
         except PlaywrightError:
             return None  # it left the page between the count and now
-        element = self._element(frame, ref, info)
+        element = described_element(frame, info)
         return Found(element=element, index=variant.index, entry=dict(variant.entry), loose=variant.loose)
 
     async def explain(self, candidates: Sequence[Variant], *, attached_ok: bool) -> list[str]:

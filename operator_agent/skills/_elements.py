@@ -18,7 +18,7 @@ from operator_agent.act.targets import evaluate_on, handle_of
 from operator_agent.errors import ActionFailedError, ElementNotFoundError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 
-__all__ = ["DESCRIBE_JS", "element_ref"]
+__all__ = ["DESCRIBE_JS", "described_element", "element_ref"]
 
 #: Stamps an element with a ref (``(el, [refAttr, secretAttr, ref, force])``) and describes it
 #: the way an observation would: ``{ref, tag, type, role, name, secret}``.
@@ -139,6 +139,11 @@ async def _stamp(locator: Locator, frame: Frame, *, ref: str, timeout_ms: float)
             )
     except PlaywrightError as exc:
         raise ActionFailedError(f"could not read the element to act on: {str(exc).splitlines()[0]}") from None
+    return described_element(frame, info)
+
+
+def described_element(frame: Frame, info: dict[str, Any]) -> ElementRef:
+    """The element ref for what :data:`DESCRIBE_JS` returned about an element of ``frame``."""
     stamped = str(info["ref"])
     return ElementRef(
         ref=stamped,
