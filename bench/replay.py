@@ -33,109 +33,59 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
-
-from playwright.async_api import Page
 
 from operator_agent import Agent, FunctionModel, Message, ToolSpec, tool_call
 from operator_agent.browser import BrowserSession
 from operator_agent.guardrails.approval import PolicyApprover
 from operator_agent.guardrails.policy import Policy
-from operator_agent.models import ModelRequest, ReplyLike, ScriptedModel, ScriptEntry, reply
+from operator_agent.models import ReplyLike, ScriptedModel
 from operator_agent.replay import ReplayResult, compile_trace, replay_skill
 from operator_agent.skills import SkillContext
 from operator_agent.testing.backoffice import BackofficeSite, rewordings, serve_backoffice
-from operator_agent.testing.outline import elements, find_ref
-
-PASSWORD = "Northwind-Ops-2026!"
-VENDOR = "Acme Office Supplies GmbH"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def _script(pdf: Path) -> list[ScriptEntry]:
-    def form(r: ModelRequest) -> ReplyLike:
-        return [
-            tool_call("fill", ref=find_ref(r, "Invoice number"), text="INV-B-0000"),
-            tool_call("fill", ref=find_ref(r, "Invoice date"), text="31/10/2026"),
-            tool_call("fill", ref=find_ref(r, "Due date"), text="30/11/2026"),
-            tool_call("select_option", ref=find_ref(r, "Currency"), values=["EUR"]),
-            tool_call("fill", ref=find_ref(r, "Description, line 1"), text="Printer paper"),
-            tool_call("fill", ref=find_ref(r, "Quantity, line 1"), text="4"),
-            tool_call("fill", ref=find_ref(r, "Unit price, line 1"), text="12.50"),
-            tool_call("check", ref=find_ref(r, "Net 60 days", role="radio")),
-            tool_call("check", ref=find_ref(r, "Mark as urgent", role="checkbox")),
-            tool_call("upload_file", ref=find_ref(r, "Invoice PDF"), paths=[str(pdf)]),
-            tool_call("fill", ref=find_ref(r, "Notes"), text="Paper for Q4"),
-            tool_call("click", ref=find_ref(r, "Submit for payment", role="button")),
-        ]
-
-    return [
-        lambda r: [
-            tool_call("fill", ref=find_ref(r, "Username"), text="ops.agent"),
-            tool_call("fill", ref=find_ref(r, "Password"), secret="bo_password"),
-            tool_call("click", ref=find_ref(r, "Sign in", role="button")),
-        ],
-        lambda r: tool_call("fill", ref=find_ref(r, "Vendor", role="combobox"), text=VENDOR),
-        lambda r: tool_call("click", ref=find_ref(r, VENDOR, role="option", exact=False)),
-        form,
-        lambda r: tool_call("click", ref=find_ref(r, "Confirm submission", role="button"), irreversible=True),
-        reply(tool_call("done", output="submitted", confidence=0.95, summary="submitted")),
-    ]
+from operator_agent.testing.invoice_task import (
+    PASSWORD,
+    PASSWORD_SECRET,
+    USERNAME,
+    InvoiceValues,
+    enter_by_hand,
+    invoice_script,
+    times_submitted,
+    write_invoice_pdf,
+)
+from operator_agent.testing.outline import elements
 
 
-async def hand_written(page: Page, url: str, pdf: Path, number: str) -> None:
-    """The same invoice, entered by a person writing Playwright by hand."""
-    await page.goto(url + "/invoices/new", wait_until="domcontentloaded")
-    await page.get_by_label("Username").fill("ops.agent")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/invoices/new")
-    await page.get_by_role("combobox", name="Vendor").fill(VENDOR)
-    await page.get_by_role("option", name=VENDOR).click()
-    await page.get_by_label("Invoice number").fill(number)
-    await page.get_by_label("Invoice date").fill("2026-10-31")
-    await page.get_by_label("Due date").fill("15/12/2026")
-    await page.get_by_label("Currency").select_option("EUR")
-    await page.get_by_label("Description, line 1").fill("Printer paper")
-    await page.get_by_label("Quantity, line 1").fill("4")
-    await page.get_by_label("Unit price, line 1").fill("12.50")
-    await page.get_by_role("radio", name="Net 60 days").check()
-    await page.get_by_role("checkbox", name="Mark as urgent").check()
-    await page.get_by_label("Invoice PDF").set_input_files(str(pdf))
-    await page.get_by_label("Notes").fill("Toner for Q1")
-    await page.get_by_role("button", name="Submit for payment").click()
-    await page.get_by_role("button", name="Confirm submission").click()
-    await page.wait_for_url(re.compile(r".*/invoices/\d+$"))
+def _replayed(number: str) -> InvoiceValues:
+    """What every timed run and every replay enters: the recording's values, another due date and notes."""
+    return InvoiceValues(number=number, due_date=date(2026, 12, 15), notes="Toner for Q1")
 
 
-async def hand_written_skill(ctx: SkillContext, url: str, number: str) -> None:
+async def hand_written_skill(ctx: SkillContext, url: str, values: InvoiceValues) -> None:
     """The same invoice through a skill context written by hand: the executor and the policy, no replay."""
     page = ctx.page
     await ctx.goto(url + "/invoices/new")
-    await ctx.fill(page.get_by_label("Username"), "ops.agent")
-    await ctx.fill(page.get_by_label("Password"), secret="bo_password")
+    await ctx.fill(page.get_by_label("Username"), USERNAME)
+    await ctx.fill(page.get_by_label("Password"), secret=PASSWORD_SECRET)
     await ctx.click(page.get_by_role("button", name="Sign in"))
-    await ctx.fill(page.get_by_role("combobox", name="Vendor"), VENDOR)
-    await ctx.click(page.get_by_role("option", name=VENDOR))
-    await ctx.fill(page.get_by_label("Invoice number"), number)
-    await ctx.fill(page.get_by_label("Invoice date"), "31/10/2026")
-    await ctx.fill(page.get_by_label("Due date"), "15/12/2026")
-    await ctx.select(page.get_by_label("Currency"), "EUR")
-    await ctx.fill(page.get_by_label("Description, line 1"), "Printer paper")
-    await ctx.fill(page.get_by_label("Quantity, line 1"), "4")
-    await ctx.fill(page.get_by_label("Unit price, line 1"), "12.50")
+    await ctx.fill(page.get_by_role("combobox", name="Vendor"), values.vendor)
+    await ctx.click(page.get_by_role("option", name=values.vendor))
+    await ctx.fill(page.get_by_label("Invoice number"), values.number)
+    await ctx.fill(page.get_by_label("Invoice date"), values.invoice_date.strftime("%d/%m/%Y"))
+    await ctx.fill(page.get_by_label("Due date"), values.due_date.strftime("%d/%m/%Y"))
+    await ctx.select(page.get_by_label("Currency"), values.currency)
+    await ctx.fill(page.get_by_label("Description, line 1"), values.description)
+    await ctx.fill(page.get_by_label("Quantity, line 1"), values.quantity)
+    await ctx.fill(page.get_by_label("Unit price, line 1"), values.unit_price)
     await ctx.check(page.get_by_role("radio", name="Net 60 days"))
     await ctx.check(page.get_by_role("checkbox", name="Mark as urgent"))
     await ctx.upload(page.get_by_label("Invoice PDF"), "invoice.pdf")
-    await ctx.fill(page.get_by_label("Notes"), "Toner for Q1")
+    await ctx.fill(page.get_by_label("Notes"), values.notes)
     await ctx.click(page.get_by_role("button", name="Submit for payment"), irreversible=True)
     await ctx.click(page.get_by_role("button", name="Confirm submission"), irreversible=True)
     await page.wait_for_url(re.compile(r".*/invoices/\d+$"))
-
-
-def _submitted(site: BackofficeSite, number: str) -> int:
-    return sum(e.count for e in site.state().invoices.submitted if e.invoice.number == number)
 
 
 def _rewording_model() -> FunctionModel:
@@ -167,15 +117,10 @@ async def _replay(
 ) -> ReplayResult:
     return await replay_skill(
         skill,
-        params={
-            "invoice_number": number,
-            "vendor": VENDOR,
-            "due_date": "2026-12-15",
-            "notes": "Toner for Q1",
-        },
+        params=_replayed(number).params(),
         start_url=site.url + "/invoices/new",
         approver=PolicyApprover(mode="approve"),
-        secrets={"bo_password": PASSWORD},
+        secrets={PASSWORD_SECRET: PASSWORD},
         upload_dirs=[root],
         trace_dir=root / "replays",
         browser=session,
@@ -197,16 +142,16 @@ def _first_strategy_only(trace: Path, into: Path) -> Path:
 
 async def main(runs: int, check: bool) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-replay-"))
-    pdf = root / "invoice.pdf"
-    pdf.write_bytes(PDF)
+    pdf = write_invoice_pdf(root)
+    recorded = InvoiceValues(number="INV-B-0000")
     problems: list[str] = []
     with serve_backoffice() as site:
         async with BrowserSession() as session:
             agent = Agent(
-                model=ScriptedModel(_script(pdf)),
+                model=ScriptedModel(invoice_script(values=recorded, pdf=pdf)),
                 browser=session,
                 approver=PolicyApprover(mode="approve"),
-                secrets={"bo_password": PASSWORD},
+                secrets={PASSWORD_SECRET: PASSWORD},
                 trace_dir=root / "runs",
                 upload_dirs=[root],
                 screenshots=False,
@@ -215,9 +160,8 @@ async def main(runs: int, check: bool) -> int:
             run = await agent.run(
                 "Enter invoice INV-B-0000 from Acme and submit it for payment",
                 start_url=site.url + "/invoices/new",
-                inputs={"invoice_number": "INV-B-0000", "vendor": VENDOR, "due_date": "2026-11-30",
-                        "notes": "Paper for Q4"},
-            )  # fmt: skip
+                inputs=recorded.params(),
+            )
             if run.status != "completed" or run.trace_dir is None:
                 print(f"recording failed: {run.status} {run.reason}", file=sys.stderr)
                 return 1
@@ -233,20 +177,20 @@ async def main(runs: int, check: bool) -> int:
                 number = f"INV-H-{i:04d}"
                 t0 = time.perf_counter()
                 async with await session.new_context() as ctx:
-                    await hand_written(ctx.page, site.url, pdf, number)
+                    await enter_by_hand(ctx.page, url=site.url, values=_replayed(number), pdf=pdf)
                 elapsed = time.perf_counter() - t0
-                if _submitted(site, number) != 1:
+                if times_submitted(site, number) != 1:
                     problems.append(f"the script did not submit {number}")
                 if i:
                     script_s.append(elapsed)
                 number = f"INV-S-{i:04d}"
                 t0 = time.perf_counter()
                 async with await session.new_context() as ctx:
-                    context = SkillContext(tabs=ctx, secrets={"bo_password": PASSWORD}, run_dir=root,
+                    context = SkillContext(tabs=ctx, secrets={PASSWORD_SECRET: PASSWORD}, run_dir=root,
                                            policy=Policy())  # fmt: skip
-                    await hand_written_skill(context, site.url, number)
+                    await hand_written_skill(context, site.url, _replayed(number))
                 elapsed = time.perf_counter() - t0
-                if _submitted(site, number) != 1:
+                if times_submitted(site, number) != 1:
                     problems.append(f"the hand-written skill did not submit {number}")
                 if i:
                     skill_s.append(elapsed)
@@ -254,7 +198,7 @@ async def main(runs: int, check: bool) -> int:
                 t0 = time.perf_counter()
                 result = await _replay(skill.folder, site, session, root, number)
                 elapsed = time.perf_counter() - t0
-                if result.status != "completed" or _submitted(site, number) != 1:
+                if result.status != "completed" or times_submitted(site, number) != 1:
                     problems.append(f"replay {i} did not submit {number}: {result.status} {result.reason}")
                 model_calls += result.model_calls
                 if i:
@@ -269,7 +213,7 @@ async def main(runs: int, check: bool) -> int:
             healed = result.healed_by_fallback
             needing = healed + result.healed_by_model + (0 if result.status == "completed" else 1)
             share = healed / needing if needing else 1.0
-            v2_ok = result.status == "completed" and _submitted(site, "INV-V2-0001") == 1
+            v2_ok = result.status == "completed" and times_submitted(site, "INV-V2-0001") == 1
 
             # 3. model-assisted healing on v2, first strategies only.
             degraded = compile_trace(
@@ -288,7 +232,7 @@ async def main(runs: int, check: bool) -> int:
                     model=_rewording_model(),
                     locate_timeout_s=2.0,
                 )
-                if outcome.status == "completed" and _submitted(site, number) != 1:
+                if outcome.status == "completed" and times_submitted(site, number) != 1:
                     problems.append(f"model-assisted replay {i} completed without submitting {number}")
                 assisted.append(outcome)
             succeeded = sum(1 for r in assisted if r.status == "completed")

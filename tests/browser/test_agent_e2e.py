@@ -17,12 +17,20 @@ from operator_agent.guardrails.approval import ApprovalRequest, CallbackApprover
 from operator_agent.models import ModelRequest, ScriptedModel, reply, tool_call
 from operator_agent.secrets import TOTP
 from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
+from operator_agent.testing.invoice_task import (
+    PASSWORD,
+    PASSWORD_SECRET,
+    VENDOR,
+    InvoiceValues,
+    entry_replies,
+    sign_in_reply,
+    submitted_invoices,
+    write_invoice_pdf,
+)
 from operator_agent.testing.outline import find_ref, observation_text
 from operator_agent.trace import read_trace
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-PASSWORD = "Northwind-Ops-2026!"
-VENDOR = "Acme Office Supplies GmbH"
 
 
 class InvoiceSummary(BaseModel):
@@ -37,58 +45,11 @@ def totp_site() -> Iterator[BackofficeSite]:
         yield site
 
 
-def _login(r: ModelRequest) -> object:
-    return [
-        tool_call("fill", ref=find_ref(r, "Username"), text="ops.agent", reason="user name"),
-        tool_call("fill", ref=find_ref(r, "Password"), secret="bo_password", reason="password"),
-        tool_call("click", ref=find_ref(r, "Sign in", role="button"), reason="sign in"),
-    ]
-
-
 def _totp(r: ModelRequest) -> object:
     return [
         tool_call("fill", ref=find_ref(r, "Authentication code"), secret="bo_totp", reason="second factor"),
         tool_call("click", ref=find_ref(r, "Verify", role="button"), reason="verify"),
     ]
-
-
-def _vendor(r: ModelRequest) -> object:
-    return tool_call("fill", ref=find_ref(r, "Vendor", role="combobox"), text="Acme", reason="type vendor")
-
-
-def _pick_vendor(r: ModelRequest) -> object:
-    return tool_call("click", ref=find_ref(r, VENDOR, role="option", exact=False), reason="choose vendor")
-
-
-def _form(pdf: Path) -> object:
-    def build(r: ModelRequest) -> object:
-        return [
-            tool_call("fill", ref=find_ref(r, "Invoice number"), text="INV-E2E-0001"),
-            tool_call("fill", ref=find_ref(r, "Invoice date"), text="31/10/2026"),
-            tool_call("fill", ref=find_ref(r, "Due date"), text="30/11/2026"),
-            tool_call("select_option", ref=find_ref(r, "Currency"), values=["EUR"]),
-            tool_call("fill", ref=find_ref(r, "Description, line 1"), text="Printer paper"),
-            tool_call("fill", ref=find_ref(r, "Quantity, line 1"), text="4"),
-            tool_call("fill", ref=find_ref(r, "Unit price, line 1"), text="12.50"),
-            tool_call("check", ref=find_ref(r, "Net 60 days", role="radio")),
-            tool_call("check", ref=find_ref(r, "Mark as urgent", role="checkbox")),
-            tool_call("upload_file", ref=find_ref(r, "Invoice PDF"), paths=[str(pdf)]),
-            tool_call("fill", ref=find_ref(r, "Notes"), text="Quarterly paper order"),
-            tool_call(
-                "click", ref=find_ref(r, "Submit for payment", role="button"), reason="open confirmation"
-            ),
-        ]
-
-    return build
-
-
-def _confirm(r: ModelRequest) -> object:
-    return tool_call(
-        "click",
-        ref=find_ref(r, "Confirm submission", role="button"),
-        irreversible=True,
-        reason="submit the invoice for payment",
-    )
 
 
 def _extract(r: ModelRequest) -> object:
@@ -120,10 +81,17 @@ async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
     totp_site.reset()
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    pdf = uploads / "invoice.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    pdf = write_invoice_pdf(uploads)
+    values = InvoiceValues(number="INV-E2E-0001", notes="Quarterly paper order")
     model = ScriptedModel(
-        [_login, _totp, _vendor, _pick_vendor, _form(pdf), _confirm, _extract, _extracted, _done]
+        [
+            sign_in_reply,
+            _totp,
+            *entry_replies(values=values, pdf=pdf, vendor_query="Acme"),
+            _extract,
+            _extracted,
+            _done,
+        ]
     )
     approvals: list[ApprovalRequest] = []
 
@@ -135,7 +103,7 @@ async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
         model=model,
         browser=browser_session,
         approver=CallbackApprover(approve),
-        secrets={"bo_password": PASSWORD, "bo_totp": TOTP(TOTP_SECRET)},
+        secrets={PASSWORD_SECRET: PASSWORD, "bo_totp": TOTP(TOTP_SECRET)},
         trace_dir=tmp_path / "runs",
         upload_dirs=[uploads],
         allowed_domains=["127.0.0.1", "localhost"],
@@ -159,11 +127,11 @@ async def test_scripted_run_enters_and_submits_an_invoice_exactly_once(
     # The person approving sees what the form would submit.
     assert "INV-E2E-0001" in approvals[1].values.values()
     assert approvals[1].values["currency"] == "EUR"
-    state = totp_site.state()
-    submitted = [e for e in state.invoices.submitted if e.invoice.number == "INV-E2E-0001"]
+    submitted = submitted_invoices(totp_site, "INV-E2E-0001")
     assert len(submitted) == 1
     assert submitted[0].count == 1
-    assert len([e for e in state.invoices.created if e.invoice.number == "INV-E2E-0001"]) == 1
+    created = totp_site.state().invoices.created
+    assert len([e for e in created if e.invoice.number == "INV-E2E-0001"]) == 1
     invoice = submitted[0].invoice
     assert invoice.vendor_name == VENDOR
     assert invoice.currency == "EUR"

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,48 +24,20 @@ import pytest
 from operator_agent.agent import Agent
 from operator_agent.browser import BrowserSession
 from operator_agent.guardrails.approval import PolicyApprover
-from operator_agent.models import ModelRequest, ScriptedModel, reply, tool_call
+from operator_agent.models import ModelRequest, ScriptedModel, tool_call
 from operator_agent.replay import CompiledSkill, compile_trace, replay_skill
 from operator_agent.testing.backoffice import BackofficeSite
+from operator_agent.testing.invoice_task import (
+    PASSWORD,
+    PASSWORD_SECRET,
+    VENDOR,
+    InvoiceValues,
+    invoice_script,
+    submitted_invoices,
+    write_invoice_pdf,
+)
 from operator_agent.testing.outline import find_ref
 from operator_agent.trace import read_trace
-
-PASSWORD = "Northwind-Ops-2026!"
-VENDOR = "Acme Office Supplies GmbH"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def recording_script(pdf: Path) -> list[object]:
-    def form(r: ModelRequest) -> object:
-        return [
-            tool_call("fill", ref=find_ref(r, "Invoice number"), text="INV-REC-0001"),
-            tool_call("fill", ref=find_ref(r, "Invoice date"), text="31/10/2026"),
-            tool_call("fill", ref=find_ref(r, "Due date"), text="30/11/2026"),
-            tool_call("select_option", ref=find_ref(r, "Currency"), values=["EUR"]),
-            tool_call("fill", ref=find_ref(r, "Description, line 1"), text="Printer paper"),
-            tool_call("fill", ref=find_ref(r, "Quantity, line 1"), text="4"),
-            tool_call("fill", ref=find_ref(r, "Unit price, line 1"), text="12.50"),
-            tool_call("check", ref=find_ref(r, "Net 60 days", role="radio")),
-            tool_call("check", ref=find_ref(r, "Mark as urgent", role="checkbox")),
-            tool_call("upload_file", ref=find_ref(r, "Invoice PDF"), paths=[str(pdf)]),
-            tool_call("fill", ref=find_ref(r, "Notes"), text="Paper for Q4"),
-            tool_call("click", ref=find_ref(r, "Submit for payment", role="button")),
-        ]
-
-    return [
-        lambda r: [
-            tool_call("fill", ref=find_ref(r, "Username"), text="ops.agent"),
-            tool_call("fill", ref=find_ref(r, "Password"), secret="bo_password"),
-            tool_call("click", ref=find_ref(r, "Sign in", role="button")),
-        ],
-        lambda r: tool_call("fill", ref=find_ref(r, "Vendor", role="combobox"), text=VENDOR),
-        lambda r: tool_call("click", ref=find_ref(r, VENDOR, role="option", exact=False)),
-        form,
-        lambda r: tool_call(
-            "click", ref=find_ref(r, "Confirm submission", role="button"), irreversible=True, reason="submit"
-        ),
-        reply(tool_call("done", output="submitted", confidence=0.95, summary="invoice submitted")),
-    ]
 
 
 @dataclass
@@ -82,25 +55,21 @@ async def recorded(
     root = tmp_path_factory.mktemp("recorded")
     uploads = root / "uploads"
     uploads.mkdir()
-    (uploads / "invoice.pdf").write_bytes(PDF)
+    pdf = write_invoice_pdf(uploads)
     backoffice.reset()
     backoffice.set_variant("v1")
     backoffice.set_faults(None)
-    model = ScriptedModel(recording_script(uploads / "invoice.pdf"))
+    values = InvoiceValues(number="INV-REC-0001")
+    model = ScriptedModel(invoice_script(values=values, pdf=pdf))
     agent = Agent(
         model=model, browser=browser_session, approver=PolicyApprover(mode="approve"),
-        secrets={"bo_password": PASSWORD}, trace_dir=root / "runs", upload_dirs=[uploads], screenshots=False,
+        secrets={PASSWORD_SECRET: PASSWORD}, trace_dir=root / "runs", upload_dirs=[uploads], screenshots=False,
         playwright_trace=False,
     )  # fmt: skip
     result = await agent.run(
         "Enter invoice INV-REC-0001 from Acme and submit it for payment",
         start_url=backoffice.url + "/invoices/new",
-        inputs={
-            "invoice_number": "INV-REC-0001",
-            "vendor": VENDOR,
-            "due_date": "2026-11-30",
-            "notes": "Paper for Q4",
-        },
+        inputs=values.params(),
     )
     assert result.status == "completed", result.reason
     assert result.trace_dir is not None
@@ -114,8 +83,9 @@ async def recorded(
     return Recorded(skill=skill, trace_dir=result.trace_dir, uploads=uploads)
 
 
-def params(number: str, *, due: str = "2026-12-15", notes: str = "Toner for Q1") -> dict[str, str]:
-    return {"invoice_number": number, "vendor": VENDOR, "due_date": due, "notes": notes}
+def params(number: str) -> dict[str, str]:
+    """A replay's parameters: the recording's values with another number, due date and notes."""
+    return InvoiceValues(number=number, due_date=date(2026, 12, 15), notes="Toner for Q1").params()
 
 
 async def replay(
@@ -124,14 +94,10 @@ async def replay(
 ) -> object:  # fmt: skip
     return await replay_skill(
         source or recorded.skill.folder, params=params(number), start_url=site.url + "/invoices/new",
-        approver=PolicyApprover(mode="approve" if approve else "deny"), secrets={"bo_password": PASSWORD},
+        approver=PolicyApprover(mode="approve" if approve else "deny"), secrets={PASSWORD_SECRET: PASSWORD},
         upload_dirs=[recorded.uploads], trace_dir=tmp_path / "replays", browser=browser_session,
         **options,  # type: ignore[arg-type]
     )  # fmt: skip
-
-
-def submitted(site: BackofficeSite, number: str) -> list[object]:
-    return [e for e in site.state().invoices.submitted if e.invoice.number == number]
 
 
 async def test_the_compiled_skill_replays_with_new_values_and_no_model(
@@ -142,10 +108,10 @@ async def test_the_compiled_skill_replays_with_new_values_and_no_model(
     assert result.status == "completed", result.reason  # type: ignore[attr-defined]
     assert result.model_calls == 0  # type: ignore[attr-defined]
     assert result.heals == []  # type: ignore[attr-defined]
-    entries = submitted(site, "INV-RPL-0001")
+    entries = submitted_invoices(site, "INV-RPL-0001")
     assert len(entries) == 1
-    assert entries[0].count == 1  # type: ignore[attr-defined]
-    invoice = entries[0].invoice  # type: ignore[attr-defined]
+    assert entries[0].count == 1
+    invoice = entries[0].invoice
     assert invoice.vendor_name == VENDOR
     assert str(invoice.due_date) == "2026-12-15"  # the date parameter, typed as DD/MM/YYYY
     assert invoice.notes == "Toner for Q1"
@@ -177,7 +143,7 @@ async def test_on_the_redesigned_layout_steps_heal_through_their_fallbacks(
     heals = result.heals  # type: ignore[attr-defined]
     assert len(heals) >= 10
     assert {h.via for h in heals} == {"fallback"}
-    assert len(submitted(site, "INV-RPL-0002")) == 1
+    assert len(submitted_invoices(site, "INV-RPL-0002")) == 1
     # Every heal is in the trace, and the fix is proposed as a diff; the skill file is untouched.
     trace_dir = result.trace_dir  # type: ignore[attr-defined]
     events = [e for r in read_trace(trace_dir) if r.type == "step" for e in r.events]  # type: ignore[union-attr]
