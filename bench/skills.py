@@ -46,6 +46,7 @@ from operator_agent.models import ScriptedModel, tool_call
 from operator_agent.models.scripted import ModelRequest
 from operator_agent.skills import SkillContext, bundled_skills
 from operator_agent.testing.backoffice import BackofficeSite, serve_backoffice
+from operator_agent.testing.outline import find_ref
 
 TARGET_RATIO = 1.5
 VENDOR = "Cobalt Cloud Hosting BV"
@@ -109,27 +110,19 @@ def check_draft(site: BackofficeSite, number: str) -> None:
         raise AssertionError(f"draft {number} is {got}, expected {expected}")
 
 
-def _ref(request: ModelRequest, role: str, name: str) -> str:
-    text = str(request.messages[-1].content or "")
-    match = re.search(r"\[(\w+)\] " + re.escape(role) + r' "' + re.escape(name), text)
-    if match is None:
-        raise AssertionError(f'the observation has no {role} "{name}":\n{text[-3000:]}')
-    return match.group(1)
-
-
 def primitive_script(number: str) -> list[Callable[[ModelRequest], Any]]:
     """The replies a model needs to do the same with primitive actions, refs read from observations."""
 
     def vendor(request: ModelRequest) -> Any:
         # The suggestions close when focus moves on, so the vendor is typed and picked first.
-        return tool_call("fill", ref=_ref(request, "combobox", "Vendor"), text=VENDOR)
+        return tool_call("fill", ref=find_ref(request, "Vendor", role="combobox"), text=VENDOR)
 
     def fields(request: ModelRequest) -> Any:
         def r(role: str, name: str) -> str:
-            return _ref(request, role, name)
+            return find_ref(request, name, role=role)
 
         return [
-            tool_call("click", ref=r("option", VENDOR)),
+            tool_call("click", ref=find_ref(request, VENDOR, role="option", exact=False)),
             tool_call("fill", ref=r("textbox", "Invoice number"), text=number),
             tool_call("fill", ref=r("textbox", "Invoice date"), text="2026-11-02"),
             tool_call("fill", ref=r("textbox", "Due date"), text="02/12/2026"),
@@ -146,10 +139,10 @@ def primitive_script(number: str) -> list[Callable[[ModelRequest], Any]]:
 
     def second_line_and_save(request: ModelRequest) -> Any:
         return [
-            tool_call("fill", ref=_ref(request, "textbox", "Description, line 2"), text="Support"),
-            tool_call("fill", ref=_ref(request, "textbox", "Quantity, line 2"), text="1"),
-            tool_call("fill", ref=_ref(request, "textbox", "Unit price, line 2"), text="49.00"),
-            tool_call("click", ref=_ref(request, "button", "Save draft")),
+            tool_call("fill", ref=find_ref(request, "Description, line 2", role="textbox"), text="Support"),
+            tool_call("fill", ref=find_ref(request, "Quantity, line 2", role="textbox"), text="1"),
+            tool_call("fill", ref=find_ref(request, "Unit price, line 2", role="textbox"), text="49.00"),
+            tool_call("click", ref=find_ref(request, "Save draft", role="button")),
         ]
 
     def done(request: ModelRequest) -> Any:
