@@ -11,6 +11,9 @@ decision wins and the others get :class:`~operator_agent.errors.ApprovalConflict
 nobody decides within ``timeout_s`` expire, which counts as a denial. Each change also appends a row
 to the ``approval_events`` table, which triggers keep append-only, and, when an :class:`AuditLog` is
 given, a line to that JSONL file.
+
+Import everything from here: the table schema and :class:`QueuedApproval` live in
+``_queue_records``, and :class:`QueueApprover` in ``_queue_approver``, but this module exports them.
 """
 
 from __future__ import annotations
@@ -23,149 +26,39 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from operator_agent._sqlite import ensure_schema, immediate, open_connection, prepare_folder, use_wal
 from operator_agent.errors import (
     ApprovalConflictError,
     ApprovalError,
     ConfigurationError,
-    OperatorAgentError,
     UnknownApprovalError,
+)
+from operator_agent.guardrails._queue_approver import QueueApprover
+from operator_agent.guardrails._queue_records import (
+    EXPIRED_BY,
+    SCHEMA,
+    SCHEMA_VERSION,
+    ApprovalStatus,
+    QueuedApproval,
+    conflict_message,
+    iso,
+    item_from_row,
+    utc,
 )
 from operator_agent.guardrails.approval import ApprovalDecision, ApprovalRequest
 from operator_agent.guardrails.audit import AuditEvent, AuditEventKind, AuditLog, mask_secrets
-from operator_agent.guardrails.fingerprint import request_fingerprint
 from operator_agent.logs import get_logger
 
 __all__ = ["ApprovalQueue", "ApprovalStatus", "QueueApprover", "QueuedApproval"]
 
-ApprovalStatus = Literal["pending", "approved", "denied", "expired"]
-
-SCHEMA_VERSION = 1
-EXPIRED_BY = "queue:timeout"
-
 _log = get_logger("operator_agent.guardrails.queue")
 _WHAT = "approval queue"
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    run_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL,
-    request TEXT NOT NULL,
-    submitted_values TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
-    decided_at REAL,
-    decided_by TEXT,
-    decision_reason TEXT NOT NULL DEFAULT '',
-    executed_at REAL
-);
-CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at);
-CREATE INDEX IF NOT EXISTS approvals_by_action ON approvals (run_id, step, fingerprint);
-CREATE TABLE IF NOT EXISTS approval_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    at REAL NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS approval_events_by_request ON approval_events (request_id, seq);
-CREATE TABLE IF NOT EXISTS queue_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS approval_events_no_update BEFORE UPDATE ON approval_events
-BEGIN SELECT RAISE(ABORT, 'approval_events is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS approval_events_no_delete BEFORE DELETE ON approval_events
-BEGIN SELECT RAISE(ABORT, 'approval_events is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS approvals_no_delete BEFORE DELETE ON approvals
-BEGIN SELECT RAISE(ABORT, 'approval requests are never deleted'); END;
-CREATE TRIGGER IF NOT EXISTS approvals_decision_is_final BEFORE UPDATE OF status ON approvals
-WHEN OLD.status != 'pending'
-BEGIN SELECT RAISE(ABORT, 'an approval decision is final'); END;
-CREATE TRIGGER IF NOT EXISTS approvals_execute_once BEFORE UPDATE OF executed_at ON approvals
-WHEN OLD.executed_at IS NOT NULL OR NEW.status != 'approved'
-BEGIN SELECT RAISE(ABORT, 'only an approved request is executed, and only once'); END;
-"""
-
-
-def _utc(timestamp: float | None) -> datetime | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-class QueuedApproval(BaseModel):
-    """One approval request as the queue holds it.
-
-    Attributes:
-        id: The queue's id for the request (what the CLI takes).
-        request: The request, secrets masked.
-        fingerprint: The fingerprint of the action the request is for.
-        values: The values about to be submitted, secrets masked.
-        status: ``pending`` until approved, denied or expired.
-        created_at: When it was submitted (UTC).
-        expires_at: When it expires if nobody decides (UTC).
-        decided_at: When it was decided or expired.
-        decided_by: Who decided (``queue:timeout`` for expiry).
-        decision_reason: The reason given with the decision.
-        executed_at: When the approved action was consumed for execution.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    request: ApprovalRequest
-    fingerprint: str
-    values: dict[str, str]
-    status: ApprovalStatus
-    created_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    decision_reason: str = ""
-    executed_at: datetime | None = None
-
-    @property
-    def executed(self) -> bool:
-        """Whether the approved action has been consumed for execution."""
-        return self.executed_at is not None
-
-    def decision(self) -> ApprovalDecision | None:
-        """The decision, or ``None`` while pending; an expired request is a denial."""
-        if self.status == "pending":
-            return None
-        return ApprovalDecision(
-            approved=self.status == "approved",
-            reason=self.decision_reason,
-            decided_by=self.decided_by or EXPIRED_BY,
-        )
-
-
-def _row_to_item(row: sqlite3.Row) -> QueuedApproval:
-    return QueuedApproval(
-        id=row["id"],
-        request=ApprovalRequest.model_validate_json(row["request"]),
-        fingerprint=row["fingerprint"],
-        values=json.loads(row["submitted_values"]),
-        status=row["status"],
-        created_at=_utc(row["created_at"]),
-        expires_at=_utc(row["expires_at"]),
-        decided_at=_utc(row["decided_at"]),
-        decided_by=row["decided_by"],
-        decision_reason=row["decision_reason"],
-        executed_at=_utc(row["executed_at"]),
-    )
 
 
 class ApprovalQueue:
@@ -224,7 +117,7 @@ class ApprovalQueue:
             use_wal(conn, path=self.path, what=_WHAT)
         with self._transaction() as conn:
             ensure_schema(
-                conn, path=self.path, what=_WHAT, error=ApprovalError, schema=_SCHEMA, version=SCHEMA_VERSION
+                conn, path=self.path, what=_WHAT, error=ApprovalError, schema=SCHEMA, version=SCHEMA_VERSION
             )
             if self.audit is not None:
                 conn.execute(
@@ -265,7 +158,7 @@ class ApprovalQueue:
             by=by,
             decision=decision,
             reason=reason,
-            at=_utc(now),
+            at=utc(now),
         )
         conn.execute(
             "INSERT INTO approval_events (request_id, event, at, record) VALUES (?, ?, ?, ?)",
@@ -393,7 +286,7 @@ class ApprovalQueue:
         """
         self._sweep()
         with self._connect() as conn:
-            return _row_to_item(self._fetch(conn, request_id))
+            return item_from_row(self._fetch(conn, request_id))
 
     def list(self, *, status: ApprovalStatus | None = "pending") -> builtins.list[QueuedApproval]:
         """Requests with this status (all of them for ``None``), oldest first."""
@@ -402,7 +295,7 @@ class ApprovalQueue:
             rows = conn.execute(
                 "SELECT * FROM approvals WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,)
             ).fetchall()
-        return [_row_to_item(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     def events(self, *, request_id: str | None = None) -> builtins.list[AuditEvent]:
         """The queue's own audit trail (the ``approval_events`` table), oldest first."""
@@ -443,14 +336,14 @@ class ApprovalQueue:
         with self._transaction() as conn:
             row = self._fetch(conn, request_id)
             if row["status"] != "pending" or row["expires_at"] <= now:
-                raise ApprovalConflictError(_conflict_message(row, self.path))
+                raise ApprovalConflictError(conflict_message(row, self.path))
             conn.execute(
                 "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ? "
                 "WHERE id = ? AND status = 'pending'",
                 (status, now, by, reason, request_id),
             )
             event = self._append_event(conn, row, status, by=by, now=now, decision=status, reason=reason)
-            item = _row_to_item(self._fetch(conn, request_id))
+            item = item_from_row(self._fetch(conn, request_id))
         self._publish([event])
         return item
 
@@ -474,7 +367,7 @@ class ApprovalQueue:
             if row["status"] != "approved":
                 refusal = f"the request is {row['status']}, not approved"
             elif row["executed_at"] is not None:
-                refusal = f"the approval was already used at {_iso(row['executed_at'])}"
+                refusal = f"the approval was already used at {iso(row['executed_at'])}"
             elif fingerprint != row["fingerprint"]:
                 refusal = (
                     f"the action changed since it was approved: fingerprint {fingerprint[:12]}… "
@@ -509,114 +402,3 @@ class ApprovalQueue:
                 return decision
             remaining = item.expires_at.timestamp() - time.time()
             await asyncio.sleep(min(self.poll_interval_s, max(remaining, 0.01)))
-
-
-def _conflict_message(row: sqlite3.Row, path: Path) -> str:
-    status = row["status"]
-    if status == "pending":  # past its deadline; the next sweep records the expiry
-        return f"approval request {row['id']!r} in {path} expired at {_iso(row['expires_at'])}"
-    if status == "expired":
-        return (
-            f"approval request {row['id']!r} in {path} expired at {_iso(row['decided_at'])} "
-            "without a decision; the run was told it is denied"
-        )
-    return (
-        f"approval request {row['id']!r} in {path} was already {status} by {row['decided_by']} at "
-        f"{_iso(row['decided_at'])}; a decision is final"
-    )
-
-
-class QueueApprover:
-    """The :class:`~operator_agent.guardrails.approval.Approver` protocol on an :class:`ApprovalQueue`.
-
-    Each request is queued and waited for; people decide with ``operator-agent approvals`` or any
-    tool on the same queue. The approver fails closed: if the queue cannot be used, the action is
-    denied and the reason says why.
-
-    Args:
-        queue: The queue to submit to.
-        on_submit: Called with each queued request, for instance to notify somebody. If it raises,
-            the error is logged and the request stays queued.
-    """
-
-    def __init__(
-        self, *, queue: ApprovalQueue, on_submit: Callable[[QueuedApproval], None] | None = None
-    ) -> None:
-        self.queue = queue
-        self._on_submit = on_submit
-        self._ids: dict[tuple[str, int, str], str] = {}
-
-    async def decide(
-        self,
-        request: ApprovalRequest,
-        *,
-        fingerprint: str | None = None,
-        values: Mapping[str, str] | None = None,
-    ) -> ApprovalDecision:
-        """Queue the request and wait for a person's decision.
-
-        Args:
-            request: What needs approval.
-            fingerprint: The action's fingerprint; by default computed from the request and values.
-            values: The values about to be submitted, secrets masked.
-        """
-        try:
-            fp = fingerprint or request_fingerprint(request, values=values)
-            shown = values if values is not None else request.values
-            request_id = await asyncio.to_thread(self.queue.submit, request, fingerprint=fp, values=shown)
-            self._notify(request_id)
-            decision = await self.queue.wait(request_id)
-            if decision.approved:
-                self._ids[_key(request)] = request_id
-            return decision
-        except OperatorAgentError as exc:
-            _log.error("approval queue failed", error=str(exc), run_id=request.run_id, step=request.step)
-            return ApprovalDecision(
-                approved=False,
-                reason=f"approval queue failed, so the action is denied: {exc}",
-                decided_by="queue:error",
-            )
-
-    def _notify(self, request_id: str) -> None:
-        if self._on_submit is None:
-            return
-        try:
-            self._on_submit(self.queue.get(request_id))
-        except Exception as exc:  # a broken notifier must not lose the request; it stays queued
-            _log.error("approval on_submit callback failed", request_id=request_id, error=repr(exc))
-
-    def request_id_for(self, request: ApprovalRequest) -> str | None:
-        """The queue id of the approval this approver holds for ``request``, until it is consumed."""
-        return self._ids.get(_key(request))
-
-    def consume(
-        self,
-        request: ApprovalRequest,
-        *,
-        fingerprint: str | None = None,
-        values: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Claim the approval of ``request`` for execution (see :meth:`ApprovalQueue.consume`).
-
-        Args:
-            request: A request this approver decided.
-            fingerprint: The fingerprint of what is about to run; by default computed from the
-                request and values, which must then describe what is about to run.
-            values: The values about to be submitted, secrets masked.
-
-        Returns:
-            ``True`` once, if the request was approved here for exactly this action.
-        """
-        request_id = self._ids.get(_key(request))
-        if request_id is None:
-            _log.warning("consume of a request this approver never queued", run_id=request.run_id)
-            return False
-        fp = fingerprint or request_fingerprint(request, values=values)
-        if not self.queue.consume(request_id, fingerprint=fp):
-            return False
-        del self._ids[_key(request)]
-        return True
-
-
-def _key(request: ApprovalRequest) -> tuple[str, int, str]:
-    return (request.run_id, request.step, request_fingerprint(request))
