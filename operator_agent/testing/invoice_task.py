@@ -6,9 +6,10 @@ vendor in the new-invoice form's autocomplete, fill every field (two dates, the 
 item, the payment terms, the urgency flag, the PDF, the notes), submit for payment and confirm in
 the modal. This module holds that job in the shapes they use:
 
-* :func:`invoice_script`, built from :func:`sign_in_reply` and :func:`entry_replies`: the replies
-  of a :class:`~operator_agent.models.ScriptedModel` that drives the agent loop through the task,
-  each reply pointing at elements by the refs of the observation it was given;
+* :func:`invoice_script`, built from :func:`sign_in_reply`, :func:`entry_replies` and
+  :func:`form_calls`: the replies of a :class:`~operator_agent.models.ScriptedModel` that drives
+  the agent loop through the task, each pointing at elements by the refs of the observation it
+  was given;
 * :func:`enter_by_hand`: the same steps as an engineer would write them in plain Playwright, the
   baseline benchmarks measure against;
 * :func:`submitted_invoices` and :func:`times_submitted`: what the server received, to assert on.
@@ -50,6 +51,7 @@ __all__ = [
     "InvoiceValues",
     "enter_by_hand",
     "entry_replies",
+    "form_calls",
     "invoice_script",
     "sign_in_reply",
     "submitted_invoices",
@@ -134,11 +136,39 @@ def sign_in_reply(request: ModelRequest) -> list[ToolCall]:
     ]
 
 
+def form_calls(source: ModelRequest | str, *, values: InvoiceValues, pdf: Path) -> list[ToolCall]:
+    """The tool calls that fill the new-invoice form (vendor already picked) and open the confirmation.
+
+    They fill the number, both dates (as a person types them), the currency, the first line item,
+    the payment terms, the urgency flag, the PDF and the notes, then click "Submit for payment".
+
+    Args:
+        source: A model request (its newest observation gives the refs) or an outline's text.
+        values: What to enter.
+        pdf: The file to attach; its folder must be one of the agent's ``upload_dirs``.
+    """
+    return [
+        tool_call("fill", ref=find_ref(source, "Invoice number"), text=values.number),
+        tool_call("fill", ref=find_ref(source, "Invoice date"), text=_typed(values.invoice_date)),
+        tool_call("fill", ref=find_ref(source, "Due date"), text=_typed(values.due_date)),
+        tool_call("select_option", ref=find_ref(source, "Currency"), values=[values.currency]),
+        tool_call("fill", ref=find_ref(source, "Description, line 1"), text=values.description),
+        tool_call("fill", ref=find_ref(source, "Quantity, line 1"), text=values.quantity),
+        tool_call("fill", ref=find_ref(source, "Unit price, line 1"), text=values.unit_price),
+        tool_call("check", ref=find_ref(source, "Net 60 days", role="radio")),
+        tool_call("check", ref=find_ref(source, "Mark as urgent", role="checkbox")),
+        tool_call("upload_file", ref=find_ref(source, "Invoice PDF"), paths=[str(pdf)]),
+        tool_call("fill", ref=find_ref(source, "Notes"), text=values.notes),
+        tool_call("click", ref=find_ref(source, "Submit for payment", role="button")),
+    ]
+
+
 def entry_replies(*, values: InvoiceValues, pdf: Path, vendor_query: str | None = None) -> list[ScriptEntry]:
     """The model's four replies from the signed-in new-invoice form to the confirmed submission.
 
     They type into the vendor autocomplete, pick the vendor's option, fill the form and click
-    "Submit for payment", then click "Confirm submission" in the modal (marked irreversible).
+    "Submit for payment" (:func:`form_calls`), then click "Confirm submission" in the modal
+    (marked irreversible).
 
     Args:
         values: What to enter.
@@ -155,20 +185,7 @@ def entry_replies(*, values: InvoiceValues, pdf: Path, vendor_query: str | None 
         return tool_call("click", ref=find_ref(r, values.vendor, role="option", exact=False))
 
     def form(r: ModelRequest) -> list[ToolCall]:
-        return [
-            tool_call("fill", ref=find_ref(r, "Invoice number"), text=values.number),
-            tool_call("fill", ref=find_ref(r, "Invoice date"), text=_typed(values.invoice_date)),
-            tool_call("fill", ref=find_ref(r, "Due date"), text=_typed(values.due_date)),
-            tool_call("select_option", ref=find_ref(r, "Currency"), values=[values.currency]),
-            tool_call("fill", ref=find_ref(r, "Description, line 1"), text=values.description),
-            tool_call("fill", ref=find_ref(r, "Quantity, line 1"), text=values.quantity),
-            tool_call("fill", ref=find_ref(r, "Unit price, line 1"), text=values.unit_price),
-            tool_call("check", ref=find_ref(r, "Net 60 days", role="radio")),
-            tool_call("check", ref=find_ref(r, "Mark as urgent", role="checkbox")),
-            tool_call("upload_file", ref=find_ref(r, "Invoice PDF"), paths=[str(pdf)]),
-            tool_call("fill", ref=find_ref(r, "Notes"), text=values.notes),
-            tool_call("click", ref=find_ref(r, "Submit for payment", role="button")),
-        ]
+        return form_calls(r, values=values, pdf=pdf)
 
     def confirm(r: ModelRequest) -> ToolCall:
         return tool_call(
