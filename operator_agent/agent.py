@@ -193,10 +193,9 @@ class Agent:
                 await session.new_context(
                     downloads_dir=run_dir / "downloads" if run_dir else None,
                     storage_state=self._storage_state,
+                    allowlist=allowlist,
                 )
             )
-            if allowlist is not None:
-                await allowlist.install(context.context)
             tracing = self._playwright_trace and run_dir is not None and not self._secrets
             if tracing and run_dir is not None:
                 await context.context.tracing.start(screenshots=True, snapshots=True, sources=False)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
@@ -20,6 +21,10 @@ from operator_agent.browser.downloads import DownloadCollector, DownloadRecord
 from operator_agent.browser.tabs import TabInfo, TabTracker
 from operator_agent.errors import BrowserError
 from operator_agent.logs import get_logger
+
+if TYPE_CHECKING:
+    from operator_agent.guardrails.domains import DomainAllowlist
+    from operator_agent.guardrails.proxy import DomainProxy
 
 __all__ = ["RunContext"]
 
@@ -49,6 +54,9 @@ class RunContext:
         dialog_policy: How JavaScript dialogs are answered; :class:`DialogPolicy` defaults
             when ``None``.
         on_close: Called with this object once it is closed (the session uses it to forget it).
+        allowlist: The domain allowlist the context was created under, if any.
+        proxy: The allowlist's filtering proxy the context was created with; it is closed
+            after the browser context.
     """
 
     context: BrowserContext
@@ -60,8 +68,12 @@ class RunContext:
         downloads_dir: str | os.PathLike[str] | None = None,
         dialog_policy: DialogPolicy | None = None,
         on_close: Callable[[RunContext], None] | None = None,
+        allowlist: DomainAllowlist | None = None,
+        proxy: DomainProxy | None = None,
     ) -> None:
         self.context = context
+        self.allowlist = allowlist
+        self._proxy = proxy
         self.id = uuid.uuid4().hex[:12]
         self._log = get_logger("operator_agent.browser", run_context=self.id)
         self._owns_downloads_dir = downloads_dir is None
@@ -177,6 +189,11 @@ class RunContext:
         """
         await self._downloads.wait(timeout_s=timeout_s, at_least=at_least)
 
+    @property
+    def proxy(self) -> DomainProxy | None:
+        """The filtering proxy of :attr:`allowlist` this context sends its traffic through, if any."""
+        return self._proxy
+
     # -- stored state and lifecycle ----------------------------------------------------------
 
     async def save_storage_state(self, path: str | os.PathLike[str]) -> Path:
@@ -236,6 +253,8 @@ class RunContext:
         except PlaywrightError as exc:
             # Closing after the browser went away is fine: the context is gone either way.
             self._log.debug("browser context already gone", error=_first_line(exc))
+        if self._proxy is not None:
+            await self._proxy.close()
         if self._owns_downloads_dir:
             self._remove_if_empty(self._downloads.folder)
         if self._on_close is not None:

@@ -96,6 +96,11 @@ _QUIET_SWITCHES = (
     "--metrics-recording-only",
 )
 
+# WebRTC may use UDP only through a proxy that carries UDP (an HTTP proxy does not): with a
+# domain allowlist's proxy, ICE/STUN packets could otherwise reach any address, outside every
+# other layer. TURN over TCP still works (through the proxy, when the context has one).
+_WEBRTC_SWITCH = "--webrtc-ip-handling-policy=disable_non_proxied_udp"
+
 
 _log = get_logger("operator_agent.browser")
 
@@ -106,6 +111,9 @@ def chromium_args(*, headless: bool) -> list[str]:
     The same switches work with and without a display. ``--no-sandbox`` is added only when
     running as root, where Chromium's sandbox refuses to start. Playwright adds its own
     ``--headless`` switch from the ``headless`` launch option, so none is added here.
+    WebRTC is kept from sending UDP that no proxy carries (``--webrtc-ip-handling-policy``),
+    so that a context created with a domain allowlist's proxy cannot reach other hosts that way;
+    WebRTC over TCP (TURN) is unaffected.
 
     Args:
         headless: Whether the browser will run without a window. Headless runs also mute audio
@@ -114,7 +122,7 @@ def chromium_args(*, headless: bool) -> list[str]:
     Returns:
         A fresh list of switches, safe to extend.
     """
-    args = list(_QUIET_SWITCHES)
+    args = [*_QUIET_SWITCHES, _WEBRTC_SWITCH]
     if _running_as_root():
         args.insert(0, "--no-sandbox")
     if headless:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -26,6 +27,10 @@ _CLOSE_TIMEOUT_S = 10.0
 _GIST_MAX_CHARS = 1200
 _STDERR_LINE = re.compile(r"^(?:\s*-\s*)?\[pid=\d+\]\[err\]\s?(.*)$")
 _EXIT_LINE = re.compile(r"<process did exit: exitCode=(\w+), signal=(\w+)>")
+
+if TYPE_CHECKING:
+    from operator_agent.guardrails.domains import DomainAllowlist
+    from operator_agent.guardrails.proxy import DomainProxy
 
 _log = get_logger("operator_agent.browser")
 
@@ -260,6 +265,7 @@ class BrowserSession:
         downloads_dir: str | os.PathLike[str] | None = None,
         storage_state: str | os.PathLike[str] | None = None,
         dialog_policy: DialogPolicy | None = None,
+        allowlist: DomainAllowlist | None = None,
     ) -> RunContext:
         """Open an isolated browser context with one blank tab.
 
@@ -271,11 +277,17 @@ class BrowserSession:
             storage_state: A file written by :meth:`RunContext.save_storage_state` to start from
                 (cookies and local storage).
             dialog_policy: How JavaScript dialogs are answered; fail-closed defaults when ``None``.
+            allowlist: The only hosts the context may reach. The context is created with a
+                filtering proxy of the allowlist (:meth:`DomainAllowlist.proxy`), through which
+                the browser makes every connection, and the allowlist is installed on it
+                (:meth:`DomainAllowlist.install`) once the first tab is open. Whatever is refused
+                is recorded in ``allowlist.blocked``. The proxy stops when the context closes.
 
         Raises:
             ConfigurationError: The viewport is not two positive integers, or the storage state
                 file does not exist.
-            BrowserError: The session is not started, or the browser refused the context.
+            BrowserError: The session is not started, the browser refused the context, or the
+                allowlist's proxy could not listen.
         """
         width, height = viewport
         if width <= 0 or height <= 0:
@@ -283,6 +295,9 @@ class BrowserSession:
         if storage_state is not None and not await asyncio.to_thread(os.path.isfile, storage_state):
             raise ConfigurationError(f"new_context storage_state file not found: {storage_state}")
         browser = self.browser
+        proxy: DomainProxy | None = None
+        if allowlist is not None:
+            proxy = await allowlist.proxy().start()
         try:
             context = await browser.new_context(
                 viewport={"width": width, "height": height},
@@ -290,18 +305,28 @@ class BrowserSession:
                 timezone_id=timezone_id,
                 accept_downloads=True,
                 storage_state=None if storage_state is None else os.fspath(storage_state),
+                proxy=None if proxy is None else proxy.settings(),
             )
-        except PlaywrightError as exc:
-            raise BrowserError(f"could not create a browser context: {str(exc).strip()}") from exc
+        except BaseException as exc:
+            if proxy is not None:
+                await run_to_completion(proxy.close())
+            if isinstance(exc, PlaywrightError):
+                raise BrowserError(f"could not create a browser context: {str(exc).strip()}") from exc
+            raise
         run_context = RunContext(
             context=context,
             downloads_dir=downloads_dir,
             dialog_policy=dialog_policy,
             on_close=self._forget,
+            allowlist=allowlist,
+            proxy=proxy,
         )
         self._contexts[run_context] = None
         try:
             await run_context.new_tab()
+            if allowlist is not None:
+                # After the first tab: the DevTools guard attaches to the pages there are.
+                await allowlist.install(context)
         except BaseException:
             await run_context.close()
             raise

@@ -50,6 +50,7 @@ from playwright.async_api import Error as PlaywrightError
 from operator_agent.errors import ConfigurationError
 from operator_agent.guardrails.cdp_guard import CdpRequestGuard, supports_cdp_guard
 from operator_agent.guardrails.popup_loads import is_popup_first_load, relaunch_popup_load
+from operator_agent.guardrails.proxy import DomainProxy
 from operator_agent.logs import get_logger
 
 __all__ = ["DomainAllowlist"]
@@ -112,8 +113,21 @@ class DomainAllowlist:
             return True
         if parts.scheme not in {"http", "https", "ws", "wss"}:
             return False
-        host = (parts.hostname or "").lower()
+        return self.allows_host(parts.hostname or "")
+
+    def allows_host(self, host: str) -> bool:
+        """Whether ``host`` (a name or an IP address, IPv6 without brackets) may be reached."""
+        host = host.lower()
         return any(host == allowed or host.endswith("." + allowed) for allowed in self.hosts)
+
+    def proxy(self) -> DomainProxy:
+        """A :class:`~operator_agent.guardrails.proxy.DomainProxy` that enforces this allowlist.
+
+        What it refuses is recorded in :attr:`blocked` like the other layers' refusals. Start it,
+        and create the browser context with ``proxy=domain_proxy.settings()``;
+        ``BrowserSession.new_context(allowlist=...)`` does both and closes it with the context.
+        """
+        return DomainProxy(allows_host=self.allows_host, on_block=self._block)
 
     def take_blocked(self) -> list[str]:
         """URLs blocked since the last call."""
