@@ -17,7 +17,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from operator_agent.act.failures import action_delivered
 from operator_agent.act.outcome import StepResult
+from operator_agent.act.readback import read_back
 from operator_agent.act.targets import ElementFacts, Target, element_facts, evaluate_on
+from operator_agent.act.watch import PageState
 from operator_agent.actions import Check, Click, Scroll, Uncheck
 from operator_agent.errors import InvalidActionError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE
@@ -104,7 +106,9 @@ def _pick(wanted: str, options: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-async def select_options(target: Target, values: Sequence[str], *, timeout_ms: float) -> StepResult:
+async def select_options(
+    target: Target, values: Sequence[str], *, page: Page, timeout_ms: float
+) -> StepResult:
     """Select options of a native ``<select>`` by label, then value, and report the selection."""
     facts = await element_facts(target, timeout_ms=timeout_ms)
     if facts.tag != "select":
@@ -135,15 +139,23 @@ async def select_options(target: Target, values: Sequence[str], *, timeout_ms: f
             raise InvalidActionError(f'the option "{option["label"]}" of {target.describe()} is disabled')
         chosen.append(option)
     await target.locator.select_option(index=[o["index"] for o in chosen], timeout=timeout_ms)
-    after: list[dict[str, Any]] = await evaluate_on(target.locator, _OPTIONS_JS, timeout_ms=timeout_ms)
-    shown = ", ".join(o["label"] for o in after if o["selected"])
+    # A choice's change handler may load another page: the page gets its next frame first.
+    back = await read_back(page, facts.memo, "selected", settle="frame")
+    if back is not None:
+        selected = [str(label) for label in back.value]
+    else:
+        after: list[dict[str, Any]] = await evaluate_on(target.locator, _OPTIONS_JS, timeout_ms=timeout_ms)
+        selected = [o["label"] for o in after if o["selected"]]
+    shown = ", ".join(selected)
     picked = ", ".join(f'"{o["label"]}"' for o in chosen)
     return StepResult(
         message=f'selected {picked} in {target.describe()}; field shows "{shown}"', field_value=shown
-    )
+    ).settled_as(back.state if back is not None else None)
 
 
-async def check_element(target: Target, action: Check | Uncheck, *, timeout_ms: float) -> StepResult:
+async def check_element(
+    target: Target, action: Check | Uncheck, *, page: Page, timeout_ms: float
+) -> StepResult:
     """Check or uncheck a checkbox, radio button or switch, and report its state."""
     verb = action.kind
     facts = await element_facts(target, timeout_ms=timeout_ms)
@@ -164,9 +176,15 @@ async def check_element(target: Target, action: Check | Uncheck, *, timeout_ms: 
         await target.locator.check(timeout=timeout_ms)
     else:
         await target.locator.uncheck(timeout=timeout_ms)
-    after = await element_facts(target.locator, timeout_ms=timeout_ms)
-    state = "checked" if after.checked else "unchecked"
-    return StepResult(message=f"{verb}ed {target.describe()}; it is now {state}")
+    back = await read_back(page, facts.memo, "checked", settle="turn")
+    if back is not None:
+        checked = bool(back.value)
+    else:
+        checked = bool((await element_facts(target.locator, timeout_ms=timeout_ms)).checked)
+    state = "checked" if checked else "unchecked"
+    return StepResult(message=f"{verb}ed {target.describe()}; it is now {state}").settled_as(
+        back.state if back is not None else None
+    )
 
 
 _FOCUS_JS = """
@@ -352,13 +370,18 @@ async def _attached_names(element: Locator | ElementHandle, *, timeout_ms: float
 async def upload_files(page: Page, target: Target, files: Sequence[Path], *, timeout_ms: float) -> StepResult:
     """Attach files to a file input, or through the file chooser a button opens."""
     facts = await element_facts(target, timeout_ms=timeout_ms)
+    settled: PageState | None = None
     if facts.tag == "input" and facts.input_type == "file":
         if facts.disabled:
             raise InvalidActionError(f"cannot upload to {target.describe()}: it is disabled")
         if len(files) > 1 and not facts.multiple:
             raise InvalidActionError(f"{target.describe()} takes one file, but {len(files)} were given")
         await target.locator.set_input_files(list(files), timeout=timeout_ms)
-        names = await _attached_names(target.locator, timeout_ms=timeout_ms)
+        back = await read_back(page, facts.memo, "files", settle="turn")
+        if back is not None:
+            names, settled = [str(name) for name in back.value], back.state
+        else:
+            names = await _attached_names(target.locator, timeout_ms=timeout_ms)
     else:
         try:
             async with page.expect_file_chooser(timeout=min(timeout_ms, 3000)) as chooser_info:
@@ -380,4 +403,4 @@ async def upload_files(page: Page, target: Target, files: Sequence[Path], *, tim
     attached = ", ".join(f'"{p.name}"' for p in files)
     return StepResult(
         message=f'attached {attached} to {target.describe()}; field has "{shown}"', field_value=shown
-    )
+    ).settled_as(settled)

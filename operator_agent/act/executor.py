@@ -41,9 +41,9 @@ from operator_agent.act.fill import SecretValue, fill_field
 from operator_agent.act.navigation import go_back, navigate, switch_tab
 from operator_agent.act.outcome import NOT_EXECUTED, ActionOutcome, StepResult
 from operator_agent.act.tabs import Tabs
-from operator_agent.act.targets import Target, find_now, resolve_target
+from operator_agent.act.targets import Target, find_now, find_now_with_state, in_main_frame, resolve_target
 from operator_agent.act.waiting import NetworkTracker, wait_for
-from operator_agent.act.watch import PageChange, PageWatch, Settle
+from operator_agent.act.watch import PageChange, PageWatch, Settle, page_state
 from operator_agent.actions import (
     Action,
     Check,
@@ -251,12 +251,20 @@ class ActionExecutor:
             else:
                 ref = getattr(action, "ref", None)
                 try:
-                    self._tracker(self._tabs.page)
-                    # Both only read the page: finding the target beside the snapshot saves a round trip.
-                    watch, self._found = await asyncio.gather(
-                        PageWatch.start(self._tabs),
-                        find_now(refs, ref) if isinstance(ref, str) else _nothing(),
-                    )
+                    page = self._tabs.page
+                    self._tracker(page)
+                    if isinstance(ref, str) and in_main_frame(refs, ref, page):
+                        # The element shares the page's window: one call finds it and snapshots the page.
+                        self._found, before = await find_now_with_state(refs, ref)
+                        if before is None:
+                            before = await page_state(page)
+                        watch = PageWatch.start_from(self._tabs, before=before)
+                    else:
+                        # Both only read the page: finding the target beside the snapshot saves a round trip.
+                        watch, self._found = await asyncio.gather(
+                            PageWatch.start(self._tabs),
+                            find_now(refs, ref) if isinstance(ref, str) else _nothing(),
+                        )
                 except (OperatorAgentError, PlaywrightError) as exc:
                     result = StepResult(ok=False, error=type(exc).__name__, message=f"could not act: {exc}")
                     return self._finish(action, result, start, None, self._current_url()), None
@@ -265,7 +273,9 @@ class ActionExecutor:
                 finally:
                     self._found = None
                 try:
-                    change = await watch.finish(timeout_s=self._timeout_s, settle=_settle_for(action))
+                    change = await watch.finish(
+                        timeout_s=self._timeout_s, settle=_settle_for(action), settled=result.settled
+                    )
                     url = change.url_after
                 except (OperatorAgentError, PlaywrightError) as exc:
                     # The action's own result stands; only what it changed could not be read.
@@ -404,7 +414,7 @@ class ActionExecutor:
 
                 async def do_select(budget: float) -> StepResult:
                     target = await self._target(refs, select.ref, budget)
-                    result = await select_options(target, select.values, timeout_ms=budget)
+                    result = await select_options(target, select.values, page=page, timeout_ms=budget)
                     return result.with_note(target.note)
 
                 return await self._attempts(do_select, retry_on=is_retryable)
@@ -413,7 +423,8 @@ class ActionExecutor:
 
                 async def do_toggle(budget: float) -> StepResult:
                     target = await self._target(refs, toggle.ref, budget)
-                    return (await check_element(target, toggle, timeout_ms=budget)).with_note(target.note)
+                    result = await check_element(target, toggle, page=page, timeout_ms=budget)
+                    return result.with_note(target.note)
 
                 return await self._attempts(do_toggle, retry_on=is_retryable)
             case Press():

@@ -26,6 +26,7 @@ from operator_agent.act.dates import (
     to_native_value,
 )
 from operator_agent.act.outcome import StepResult
+from operator_agent.act.readback import read_back
 from operator_agent.act.targets import FILLABLE_CSS, ElementFacts, Target, element_facts, evaluate_on
 from operator_agent.errors import InvalidActionError
 from operator_agent.observe.refs import SECRET_ATTRIBUTE
@@ -283,14 +284,20 @@ async def fill_field(
     else:
         value, note = _value_for(facts, text or "")
     await locator.fill(value, timeout=timeout_ms)
-    shown = await shown_value(locator, timeout_ms=timeout_ms, after_turn=True)
+    back = await read_back(page, facts.memo, "shown", settle="turn")
+    if back is not None:
+        shown, settled = str(back.value), back.state
+    else:
+        shown, settled = await shown_value(locator, timeout_ms=timeout_ms, after_turn=True), None
     options: list[str] = []
     typed_because = ""
     native = facts.input_type in NATIVE_DATE_TYPES
     if facts.combobox and value:
+        settled = None
         options = await _options(locator, page=page, wait_s=0.3, timeout_ms=timeout_ms)
     took = registered(value, shown, combobox=facts.combobox)
     if not native and value and (not took or (facts.combobox and not options)):
+        settled = None
         typed_because = (
             "the field ignored a direct fill" if not took else "no suggestions appeared without keystrokes"
         )
@@ -312,7 +319,7 @@ async def fill_field(
         typed_because=typed_because,
         note=note,
         options=options,
-    )
+    ).settled_as(settled)
 
 
 def _report(

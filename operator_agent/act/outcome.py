@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from operator_agent.actions import Action
+
+if TYPE_CHECKING:
+    from operator_agent.act.watch import PageState
 
 __all__ = ["NOT_EXECUTED", "ActionOutcome", "StepResult"]
 
@@ -54,17 +58,23 @@ class StepResult:
         ok: False when the action ran but did not achieve its aim (a field that did not keep the
             text, a wait that timed out, an HTTP error page).
         error: The error class name when ``ok`` is false.
+        settled: The page as the handler read it last, together with the element, after letting
+            it run (see :mod:`operator_agent.act.readback`); the executor then does not read it
+            again. ``None`` when the handler did not, or did something after that read.
     """
 
     message: str
     field_value: str | None = None
     ok: bool = True
     error: str | None = None
+    settled: PageState | None = None
 
     def with_note(self, note: str) -> StepResult:
         """The same result with ``note`` put before the message."""
         if not note:
             return self
-        return StepResult(
-            message=f"{note}; {self.message}", field_value=self.field_value, ok=self.ok, error=self.error
-        )
+        return replace(self, message=f"{note}; {self.message}")
+
+    def settled_as(self, settled: PageState | None) -> StepResult:
+        """The same result with the page as the handler last read it (see ``settled``)."""
+        return self if settled is None else replace(self, settled=settled)

@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, cast, get_args, get_type_hints
 
-from playwright.async_api import ElementHandle, Frame, Locator
+from playwright.async_api import ElementHandle, Frame, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
+from operator_agent.act.readback import REMEMBER_JS
+from operator_agent.act.watch import STATE_JS, PageState, state_from
 from operator_agent.errors import StaleRefError
 from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 
@@ -28,7 +30,9 @@ __all__ = [
     "evaluate_if_one",
     "evaluate_on",
     "find_now",
+    "find_now_with_state",
     "handle_of",
+    "in_main_frame",
     "resolve_target",
 ]
 
@@ -97,6 +101,32 @@ async def find_now(refs: RefMap, ref: str) -> Target | None:
     own = element.locator()
     found, facts = await _count_and_facts(own)
     return Target(element=element, locator=own, facts=facts) if found == 1 else None
+
+
+def in_main_frame(refs: RefMap, ref: str, page: Page) -> bool:
+    """Whether the element of ``ref`` is in ``page``'s main frame (so it shares its window)."""
+    element = refs.get(ref)
+    return element is not None and element.frame == page.main_frame
+
+
+async def find_now_with_state(refs: RefMap, ref: str) -> tuple[Target | None, PageState | None]:
+    """:func:`find_now` and the page's state (:func:`~operator_agent.act.watch.page_state`) in one call.
+
+    Only for an element of the main frame (see :func:`in_main_frame`): the state is read in the
+    element's window. The state is ``None`` when the page could not be read (between documents).
+    """
+    element = refs.get(ref)
+    if element is None or element.frame.is_detached():
+        return None, None
+    own = element.locator()
+    try:
+        raw = await own.evaluate_all(_IF_ONE_WITH_STATE_JS, FILLABLE_CSS)
+    except PlaywrightError:
+        return None, None
+    state = state_from(raw["state"])
+    if int(raw["count"]) != 1:
+        return None, state
+    return Target(element=element, locator=own, facts=ElementFacts(**raw["value"])), state
 
 
 async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Target:
@@ -190,6 +220,8 @@ class ElementFacts:
         scrollable: Whether it scrolls its own content.
         checked: For a checkable element, whether it is checked (the ``checked`` property, else
             ``aria-checked``); None otherwise.
+        memo: The token under which its window keeps the element for a read-back after the
+            action (see :mod:`operator_agent.act.readback`), if it could.
     """
 
     tag: str
@@ -205,6 +237,7 @@ class ElementFacts:
     fillable_descendants: int
     scrollable: bool
     checked: bool | None = None
+    memo: str | None = None
 
     def kind(self) -> str:
         """A short name of what the element is, such as ``checkbox`` or ``<select>``."""
@@ -243,9 +276,10 @@ _FACTS_JS = """
     fillable_descendants: isField(t) ? 0 : t.querySelectorAll(fillable).length,
     scrollable: (overflows(style.overflowY) && t.scrollHeight > t.clientHeight) ||
       (overflows(style.overflowX) && t.scrollWidth > t.clientWidth),
+    memo: REMEMBER,
   };
 }
-"""
+""".replace("REMEMBER", REMEMBER_JS)
 
 #: The CSS that finds a fillable element inside a wrapper (see ``ElementFacts.fillable_descendants``).
 FILLABLE_CSS = (
@@ -253,6 +287,16 @@ FILLABLE_CSS = (
     ":not([type=radio]):not([type=file]):not([type=image]), textarea, [contenteditable=''], "
     "[contenteditable=true]"
 )
+
+
+def _if_one(script: str, *, with_state: bool = False) -> str:
+    """``(elements, arg) => {count, value?, state?}``: runs ``script`` on the element if there is one."""
+    state = f", state: ({STATE_JS.strip()})()" if with_state else ""
+    return (
+        "async (elements, arg) => elements.length === 1"
+        f" ? {{ count: 1, value: await ({script.strip()})(elements[0], arg){state} }}"
+        f" : {{ count: elements.length{state} }}"
+    )
 
 
 async def evaluate_if_one(locator: Locator, script: str, arg: Any = None) -> tuple[int, Any]:
@@ -269,11 +313,7 @@ async def evaluate_if_one(locator: Locator, script: str, arg: Any = None) -> tup
     Returns:
         The number of matching elements, and the script's value (``None`` unless one matched).
     """
-    wrapped = (
-        "async (elements, arg) => elements.length === 1"
-        f" ? {{ count: 1, value: await ({script.strip()})(elements[0], arg) }} : {{ count: elements.length }}"
-    )
-    result: dict[str, Any] = await locator.evaluate_all(wrapped, arg)
+    result: dict[str, Any] = await locator.evaluate_all(_if_one(script), arg)
     return int(result["count"]), result.get("value")
 
 
@@ -288,6 +328,9 @@ async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout
     if count == 1:
         return value
     return await locator.evaluate(script, arg, timeout=timeout_ms)
+
+
+_IF_ONE_WITH_STATE_JS = _if_one(_FACTS_JS, with_state=True)
 
 
 async def handle_of(locator: Locator, *, timeout_ms: float) -> ElementHandle:

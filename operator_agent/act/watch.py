@@ -23,7 +23,16 @@ from operator_agent.act.tabs import Tabs
 from operator_agent.errors import OperatorAgentError
 from operator_agent.logs import get_logger
 
-__all__ = ["PageChange", "PageState", "PageWatch", "Settle", "page_state"]
+__all__ = [
+    "SETTLE_THEN_STATE_JS",
+    "STATE_JS",
+    "PageChange",
+    "PageState",
+    "PageWatch",
+    "Settle",
+    "page_state",
+    "state_from",
+]
 
 # Built per event rather than at import, so a logging configuration made later (by the
 # application, or a test capturing logs) always applies.
@@ -31,7 +40,7 @@ _log = partial(get_logger, "operator_agent.act")
 
 # Installed once per document; a page script could read or reset these counters, which would at
 # worst make a batch continue on a changed page, where refs are checked again anyway.
-_STATE_JS = """
+STATE_JS = """
 () => {
   const key = '__operatorAgentWatch';
   if (!window[key]) {
@@ -75,14 +84,14 @@ _STATE_JS = """
 # The state once the page has run what the action set off, in the same call: with ``frame``, until
 # its next animation frame has been drawn (where frameworks render and handlers' short timers have
 # run; 50 ms at most, for a tab that draws no frames), then one task turn; without, one task turn.
-_SETTLED_STATE_JS = f"""
+SETTLE_THEN_STATE_JS = f"""
 (frame) => new Promise((resolve) => {{
   if (!frame) {{ setTimeout(resolve, 0); return; }}
   let done = false;
   const next = () => {{ if (!done) {{ done = true; setTimeout(resolve, 0); }} }};
   requestAnimationFrame(next);
   setTimeout(next, 50);
-}}).then({_STATE_JS.strip()})
+}}).then({STATE_JS.strip()})
 """
 
 Settle = Literal["turn", "frame"]
@@ -123,11 +132,16 @@ async def page_state(page: Page, *, settle: Settle | None = None) -> PageState |
     """
     try:
         if settle is None:
-            raw: dict[str, Any] = await page.evaluate(_STATE_JS)
+            raw: dict[str, Any] = await page.evaluate(STATE_JS)
         else:
-            raw = await asyncio.wait_for(page.evaluate(_SETTLED_STATE_JS, settle == "frame"), timeout=2)
+            raw = await asyncio.wait_for(page.evaluate(SETTLE_THEN_STATE_JS, settle == "frame"), timeout=2)
     except (PlaywrightError, TimeoutError):
         return None
+    return state_from(raw)
+
+
+def state_from(raw: dict[str, Any]) -> PageState:
+    """The :class:`PageState` of what the state script returned."""
     return PageState(
         token=str(raw["token"]),
         mutations=int(raw["mutations"]),
@@ -209,8 +223,13 @@ class PageWatch:
     @classmethod
     async def start(cls, tabs: Tabs) -> PageWatch:
         """Snapshot the current tab and start listening."""
+        return cls.start_from(tabs, before=await page_state(tabs.page))
+
+    @classmethod
+    def start_from(cls, tabs: Tabs, *, before: PageState | None) -> PageWatch:
+        """Start listening to the current tab, whose snapshot was just read (``before``)."""
         page = tabs.page
-        watch = cls(tabs=tabs, page=page, before=await page_state(page), pages_before=list(tabs.pages))
+        watch = cls(tabs=tabs, page=page, before=before, pages_before=list(tabs.pages))
         page.on("request", watch._on_request)
         page.on("requestfinished", watch._on_request_done)
         page.on("requestfailed", watch._on_request_done)
@@ -271,18 +290,25 @@ class PageWatch:
         except OperatorAgentError:
             return None
 
-    async def finish(self, *, timeout_s: float, settle: Settle = "frame") -> PageChange:
+    async def finish(
+        self, *, timeout_s: float, settle: Settle = "frame", settled: PageState | None = None
+    ) -> PageChange:
         """Let the page settle, wait for a started navigation, and report what changed.
 
         Args:
             timeout_s: The longest wait for a navigation the action started.
             settle: How long the page may run before it is read (see :data:`Settle`).
+            settled: The page as the action itself read it last, after letting it run as
+                ``settle`` says (see :mod:`operator_agent.act.readback`); it is not read again.
         """
         page = self._page
         still_loading = False
         deadline = time.monotonic() + timeout_s
         try:
-            after = None if page.is_closed() else await page_state(page, settle=settle)
+            if settled is not None:
+                after: PageState | None = settled
+            else:
+                after = None if page.is_closed() else await page_state(page, settle=settle)
             if self._nav_requests and not self._committed and not page.is_closed():
                 await self._wait_for_commit(deadline)
                 # Still neither a new document nor an answer without one: it is on its way.

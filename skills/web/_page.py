@@ -103,13 +103,16 @@ async def settle(ctx: SkillContext, *, timeout_s: float = 10.0, quiet_ms: int = 
             if requests.pending:
                 busy.append(f"{len(requests.pending)} request(s) in flight")
             network_quiet_ms = (now - requests.last_change) * 1000
-            if not busy and state["quietMs"] >= quiet_ms and network_quiet_ms >= quiet_ms:
+            still_ms = min(float(state["quietMs"]), network_quiet_ms)
+            if not busy and still_ms >= quiet_ms:
                 return IdleState(idle=True, waited_s=round(now - started, 3), busy=[])
             if now >= deadline:
                 return IdleState(
                     idle=False, waited_s=round(now - started, 3), busy=busy or ["the DOM kept changing"]
                 )
-            await asyncio.sleep(0.05)
+            # Only the quiet window is missing: look again when it would be complete.
+            pause_s = 0.05 if busy else max(quiet_ms - still_ms, 5) / 1000
+            await asyncio.sleep(min(pause_s, max(deadline - time.monotonic(), 0)))
     finally:
         requests.close()
 
