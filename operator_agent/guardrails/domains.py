@@ -60,6 +60,11 @@ _log = get_logger("operator_agent.guardrails")
 # Schemes that never leave the machine and are part of how pages work.
 _LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome-error"})
 
+# Chromium's own services that it reaches through a context's proxy, for no page's sake (seen
+# with Chromium 156: autofill predictions for each page with a form). The proxy refuses them like
+# any other host, but the model and the trace are not told about them: no page asked for them.
+_BROWSER_SERVICE_HOSTS = frozenset({"content-autofill.googleapis.com"})
+
 # Runs in every document (and frame) before its own scripts. The requests of service workers
 # escape the browser's interception (so the checks of their redirects), those of shared workers
 # escape both layers: pages of the context get neither. A failed registration is an ordinary
@@ -127,7 +132,7 @@ class DomainAllowlist:
         and create the browser context with ``proxy=domain_proxy.settings()``;
         ``BrowserSession.new_context(allowlist=...)`` does both and closes it with the context.
         """
-        return DomainProxy(allows_host=self.allows_host, on_block=self._block)
+        return DomainProxy(allows_host=self.allows_host, on_block=self._block_in_proxy)
 
     def take_blocked(self) -> list[str]:
         """URLs blocked since the last call."""
@@ -137,6 +142,14 @@ class DomainAllowlist:
     def _block(self, url: str, why: str) -> None:
         self.blocked.append(url)
         _log.warning("request blocked by the domain allowlist", url=url, why=why)
+
+    def _block_in_proxy(self, what: str, why: str) -> None:
+        # ``what`` is a URL, or ``host:port`` for a tunnel.
+        host = urlsplit(what if "://" in what else "//" + what).hostname or ""
+        if host in _BROWSER_SERVICE_HOSTS:
+            _log.debug("browser service request refused by the domain proxy", host=host)
+            return
+        self._block(what, why)
 
     async def install(self, context: BrowserContext) -> None:
         """Check every request and web socket of ``context`` against the allowlist (see the module).

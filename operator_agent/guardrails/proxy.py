@@ -487,7 +487,9 @@ def _render_response(response: ResponseHead, framing: Framing, *, keep_alive: bo
     dropped = _hop_by_hop(response.headers)
     if framing.kind == "chunked":
         dropped.add("content-length")  # Transfer-Encoding wins; never pass both on
-    status_line = response.raw.split(b"\r\n", 1)[0].decode("latin-1")
+    # A proxy speaks its own protocol version on each hop: an HTTP/1.0 server's status line
+    # would make the browser close a connection the proxy keeps alive.
+    status_line = f"{version} {response.status} {response.reason}"
     lines = [status_line] + [f"{name}: {value}" for name, value in response.headers.without(dropped)]
     if not keep_alive:
         lines.append("Connection: close")
@@ -501,6 +503,8 @@ def _error_response(status: int, reason: str) -> bytes:
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
+        # A refused navigation shows this text; it must not load anything (not even a favicon).
+        "Content-Security-Policy: default-src 'none'\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     )

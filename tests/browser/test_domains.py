@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -15,6 +13,7 @@ from playwright.async_api import Error as PlaywrightError
 from operator_agent.browser import RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.testing.site_server import LocalServer
+from tests.browser.domain_servers import socket_handler
 
 OUTSIDE = "http://localhost:47999"  # another host; nothing listens there
 HITS: list[str] = []
@@ -109,46 +108,6 @@ async def test_popups_are_covered(
     assert guarded.take_blocked() == [f"{OUTSIDE}/popup"]
 
 
-_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def _socket_handler(hits: list[str], page: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
-    """Serves ``/socket`` (a page) and ``/ws`` (a web socket that echoes one short text message)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            if self.path != "/ws":
-                body = page().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            key = self.headers["Sec-WebSocket-Key"] + _WS_GUID
-            self.send_response(101)
-            self.send_header("Upgrade", "websocket")
-            self.send_header("Connection", "Upgrade")
-            self.send_header(
-                "Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode()
-            )
-            self.end_headers()
-            self.wfile.flush()
-            _, size = self.rfile.read(2)  # a masked text frame shorter than 126 bytes
-            mask = self.rfile.read(4)
-            text = bytes(c ^ mask[i % 4] for i, c in enumerate(self.rfile.read(size & 0x7F)))
-            reply = b"echo:" + text
-            self.wfile.write(bytes([0x81, len(reply)]) + reply)
-            self.wfile.flush()
-            self.rfile.read(2)  # wait for the page to close the socket (or the connection to drop)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 async def test_web_sockets_inside_work_and_outside_are_blocked(run_context: RunContext) -> None:
     inside_hits: list[str] = []
     outside_hits: list[str] = []
@@ -166,8 +125,8 @@ async def test_web_sockets_inside_work_and_outside_are_blocked(run_context: RunC
         </script>"""
 
     with (
-        LocalServer(handler=_socket_handler(inside_hits, page)) as inside,
-        LocalServer(handler=_socket_handler(outside_hits, page), host="127.0.0.2") as outside,
+        LocalServer(handler=socket_handler(inside_hits, page)) as inside,
+        LocalServer(handler=socket_handler(outside_hits, page), host="127.0.0.2") as outside,
     ):
         ports.update(inside=inside.port, outside=outside.port)
         allow = DomainAllowlist.of(["127.0.0.1"])

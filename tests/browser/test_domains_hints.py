@@ -3,8 +3,11 @@
 In a profile that keeps data, ``<link rel=preconnect>`` and pressing a link make Chromium open a
 connection to the host ahead of any request (seen with Chromium 156; ``--dns-prefetch-disable``
 does not stop it). A run's context is an off-the-record one, where Chromium opens none.
-Speculation rules, though, make the browser itself fetch a URL, outside Playwright's routing and
-the DevTools interception: that one is a known gap (docs/guardrails.md, "Domains").
+Speculation rules make the browser itself fetch a URL, outside Playwright's routing and the
+DevTools interception: without the allowlist's proxy the prefetch reaches any host. In a context
+created with the proxy, Chromium does not prefetch another site at all (its preloading status is
+``PrefetchNotEligibleExistingProxy``), nor follow a prefetch's redirect to another site
+(``PrefetchFailedIneligibleRedirect``); whatever it did send would go through the proxy.
 
 The disallowed host is a bare TCP listener on ``127.0.0.2`` that counts the connections it accepts.
 """
@@ -12,56 +15,15 @@ The disallowed host is a bare TCP listener on ``127.0.0.2`` that counts the conn
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from operator_agent.browser import RunContext
+from operator_agent.browser import BrowserSession, RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.testing.site_server import LocalServer
-
-
-class Listener:
-    """Accepts TCP connections on 127.0.0.2 and keeps the first bytes of each."""
-
-    def __init__(self) -> None:
-        self._socket = socket.create_server(("127.0.0.2", 0))
-        self._socket.settimeout(0.2)
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.2:{self.port}"
-        self._lock = threading.Lock()
-        self._connections: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(0.5)
-                try:
-                    first = connection.recv(64)
-                except OSError:
-                    first = b""
-            with self._lock:
-                self._connections.append(first)
-
-    @property
-    def connections(self) -> list[bytes]:
-        with self._lock:
-            return list(self._connections)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._socket.close()
+from tests.browser.domain_servers import Listener
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +42,22 @@ def site(listener: Listener) -> Iterator[LocalServer]:
         "/speculation": f"""<script type=speculationrules>
             {{"prefetch": [{{"source": "list", "urls": ["{listener.url}/prefetched"]}}]}}
             </script>""",
+        "/speculation-redirect": """<script type=speculationrules>
+            {"prefetch": [{"source": "list", "urls": ["/out"]}]}
+            </script>""",
+        "/prerender": f"""<script type=speculationrules>
+            {{"prerender": [{{"source": "list", "urls": ["{listener.url}/prerendered"]}}]}}
+            </script>""",
     }
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/out":
+                self.send_response(302)
+                self.send_header("Location", f"{listener.url}/redirected")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = pages.get(self.path, "not found").encode()
             self.send_response(200 if self.path in pages else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -117,18 +91,32 @@ async def test_resource_hints_and_pressing_a_link_open_no_connection(
     assert listener.connections[before:] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not covered: speculation-rules prefetches are sent by the browser outside the routing and "
-    "the DevTools interception (docs/guardrails.md, Domains)",
-)
+@pytest.mark.parametrize("path", ["/speculation", "/speculation-redirect", "/prerender"])
 async def test_a_speculation_rules_prefetch_does_not_reach_another_host(
-    run_context: RunContext, site: LocalServer, listener: Listener
+    browser_session: BrowserSession, site: LocalServer, listener: Listener, path: str
 ) -> None:
     allow = DomainAllowlist.of(["127.0.0.1"])
-    await allow.install(run_context.context)
-    before = len(listener.connections)
-    await run_context.page.goto(site.url + "/speculation")
-    await asyncio.sleep(1.5)
+    async with await browser_session.new_context(allowlist=allow) as run_context:
+        before = len(listener.connections)
+        await run_context.page.goto(site.url + path)
+        await asyncio.sleep(1.5)
 
-    assert listener.connections[before:] == []
+        assert listener.connections[before:] == []
+
+
+async def test_without_the_proxy_a_prefetch_reaches_another_host(
+    run_context: RunContext, site: LocalServer, listener: Listener
+) -> None:
+    # What the test above guards against: routing and the DevTools interception alone do not
+    # see the browser's prefetches, of another site or redirected to one.
+    allow = DomainAllowlist.of(["127.0.0.1"])
+    await allow.install(run_context.context)
+    for path in ("/speculation", "/speculation-redirect"):
+        before = len(listener.connections)
+        await run_context.page.goto(site.url + path)
+        for _ in range(40):
+            if listener.connections[before:]:
+                break
+            await asyncio.sleep(0.05)
+        assert len(listener.connections[before:]) == 1, path
+    assert allow.take_blocked() == []

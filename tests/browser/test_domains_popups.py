@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,76 +25,7 @@ from playwright.async_api import Page
 
 from operator_agent.browser import RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
-from operator_agent.testing.site_server import LocalServer
-
-
-@dataclass(frozen=True)
-class Hit:
-    method: str
-    path: str
-    body: bytes
-    referer: str | None
-    origin: str | None
-    cookie: str | None
-
-
-class Hits:
-    """What one server received, thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: list[Hit] = []
-
-    def add(self, hit: Hit) -> None:
-        with self._lock:
-            self._hits.append(hit)
-
-    def all(self) -> list[Hit]:
-        with self._lock:
-            return [hit for hit in self._hits if hit.path != "/favicon.ico"]
-
-    def paths(self) -> list[str]:
-        return [hit.path for hit in self.all()]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-Responder = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
-
-
-def _handler(hits: Hits, respond: Responder) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            hits.add(
-                Hit(
-                    self.command,
-                    self.path,
-                    body,
-                    self.headers.get("Referer"),
-                    self.headers.get("Origin"),
-                    self.headers.get("Cookie"),
-                )
-            )
-            status, headers, content = respond(self.command, self.path, body)
-            self.send_response(status)
-            headers.setdefault("Content-Type", "text/html; charset=utf-8")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
+from tests.browser.domain_servers import TwoSites
 
 OPENER = """
 <button onclick="window.open('{target}/chain')">open chain</button>
@@ -114,21 +42,8 @@ OPENER = """
 """
 
 
-class Sites:
-    def __init__(self) -> None:
-        self.ok_hits = Hits()
-        self.bad_hits = Hits()
-        self.bad = LocalServer(
-            handler=_handler(self.bad_hits, lambda m, p, b: (200, {}, b"<p>leaked</p>")), host="127.0.0.2"
-        )
-        self.ok = LocalServer(handler=_handler(self.ok_hits, self._respond))
-
-    @property
-    def other(self) -> str:
-        """The allowed server under its second name: another site for cookies and ``Sec-Fetch-Site``."""
-        return f"http://localhost:{self.ok.port}"
-
-    def _respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+class Sites(TwoSites):
+    def respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         code = query.get("code", "302")
@@ -152,15 +67,6 @@ class Sites:
         if parts.path == "/opener":
             return 200, {}, OPENER.format(target=query.get("target", "")).encode()
         return 404, {}, b"not found"
-
-    def __enter__(self) -> Sites:
-        self.bad.start()
-        self.ok.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.ok.stop()
-        self.bad.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +22,8 @@ from operator_agent.browser import BrowserSession, RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.models import ModelRequest, ScriptedModel, tool_call
 from operator_agent.testing.outline import find_ref
-from operator_agent.testing.site_server import LocalServer
 from operator_agent.trace import StepRecord, read_trace
+from tests.browser.domain_servers import TwoSites
 
 # A 1x1 transparent PNG.
 PIXEL = bytes.fromhex(
@@ -34,69 +32,10 @@ PIXEL = bytes.fromhex(
 )
 
 
-class Hits:
-    """What one server received: (method, path, body), thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: list[tuple[str, str, bytes]] = []
-
-    def add(self, method: str, path: str, body: bytes) -> None:
-        with self._lock:
-            self._hits.append((method, path, body))
-
-    def all(self) -> list[tuple[str, str, bytes]]:
-        with self._lock:
-            return list(self._hits)
-
-    def paths(self) -> list[str]:
-        return [path for _, path, _ in self.all()]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-def _handler(hits: Hits, respond: Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]) -> type:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            hits.add(self.command, self.path, body)
-            status, headers, content = respond(self.command, self.path, body)
-            self.send_response(status)
-            headers.setdefault("Content-Type", "text/html; charset=utf-8")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
-class Sites:
+class Sites(TwoSites):
     """The allowed site (``ok``, also reachable as ``localhost``) and the disallowed one (``bad``)."""
 
-    def __init__(self) -> None:
-        self.ok_hits = Hits()
-        self.bad_hits = Hits()
-        self.bad = LocalServer(
-            handler=_handler(self.bad_hits, lambda m, p, b: (200, {}, b"<p>leaked</p>")), host="127.0.0.2"
-        )
-        self.ok = LocalServer(handler=_handler(self.ok_hits, self._respond))
-
-    @property
-    def other(self) -> str:
-        """The allowed site under a second allowed host name (a cross-site, out-of-process frame)."""
-        return f"http://localhost:{self.ok.port}"
-
-    def _respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         code = int(query.get("code", "302"))
@@ -122,15 +61,6 @@ class Sites:
         if parts.path == "/data.json":
             return 200, {"Content-Type": "application/json"}, b'{"answer": 42}'
         return 404, {}, b"not found"
-
-    def __enter__(self) -> Sites:
-        self.bad.start()
-        self.ok.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.ok.stop()
-        self.bad.stop()
 
 
 # Each sub-resource page writes what happened into #result, so a test can wait for it.
@@ -216,9 +146,9 @@ async def test_form_post_redirected_off_the_allowlist_is_blocked(
     await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/post"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
     # The POST itself reached the allowed host: only its redirect was stopped.
-    assert ("POST", f"/out/post?code={code}", b"note=secret-note") in sites.ok_hits.all()
+    assert ("POST", f"/out/post?code={code}", b"note=secret-note") in sites.ok_hits.requests()
     assert not page.url.startswith(sites.bad.url)
 
 
@@ -235,8 +165,8 @@ async def test_multipart_post_with_a_file_redirected_off_the_allowlist_is_blocke
     await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/upload"]
-    assert sites.bad_hits.all() == []
-    posted = [body for method, path, body in sites.ok_hits.all() if method == "POST"]
+    assert sites.bad_hits.requests() == []
+    posted = [body for method, path, body in sites.ok_hits.requests() if method == "POST"]
     assert len(posted) == 1
     assert b"DE44500105175407324931" in posted[0]  # the file went to the allowed host, nowhere else
 
@@ -253,7 +183,7 @@ async def test_sub_resources_redirected_off_the_allowlist_are_blocked(
         f"{sites.bad.url}/image.png",
         f"{sites.bad.url}/script.js",
     ]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_a_redirect_chain_is_blocked_at_the_hop_that_leaves(
@@ -274,12 +204,12 @@ async def test_a_redirect_chain_is_blocked_at_the_hop_that_leaves(
     await _submit(page)
     await _eventually(lambda: bool(guarded.blocked), "the form's chain to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/chain-end"]
-    assert [(m, p, b) for m, p, b in sites.ok_hits.all() if p != "/favicon.ico"] == [
+    assert sites.ok_hits.requests() == [
         ("POST", "/in/chain?code=307", b"note=secret-note"),
         ("POST", "/chain?code=307", b"note=secret-note"),
         ("POST", "/out/chain-end?code=307", b"note=secret-note"),
     ]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_redirects_within_the_allowlist_still_work(
@@ -290,12 +220,12 @@ async def test_redirects_within_the_allowlist_still_work(
     await page.get_by_role("button", name="Save").click()
     await page.wait_for_url("**/thanks?name=Ada")
     assert await page.get_by_role("heading").inner_text() == "Thanks, Ada"
-    assert ("POST", "/save", b"name=Ada") in sites.ok_hits.all()
+    assert ("POST", "/save", b"name=Ada") in sites.ok_hits.requests()
 
     await page.goto(sites.ok.url + "/subresources-inside")
     assert await _result(page) == "fetch:42 img:1 script:ran"
     assert guarded.take_blocked() == []
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_a_popup_is_guarded_before_its_sub_resources_load(
@@ -310,7 +240,7 @@ async def test_a_popup_is_guarded_before_its_sub_resources_load(
 
     await _eventually(lambda: bool(guarded.blocked), "the popup's image redirect to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-image.png"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_a_popup_whose_first_load_redirects_off_the_allowlist_is_blocked(
@@ -325,7 +255,7 @@ async def test_a_popup_whose_first_load_redirects_off_the_allowlist_is_blocked(
     await _eventually(lambda: bool(guarded.blocked), "the popup's redirect to be blocked")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-page"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_an_out_of_process_frame_is_guarded(
@@ -338,7 +268,7 @@ async def test_an_out_of_process_frame_is_guarded(
     frame = page.frames[1]
     assert frame.url == sites.other + "/image-page"
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-image.png"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_pages_opened_later_and_cross_site_navigations_are_guarded(
@@ -352,7 +282,7 @@ async def test_pages_opened_later_and_cross_site_navigations_are_guarded(
     await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/post"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
 
 
 async def test_the_guard_coexists_with_page_routes(
@@ -372,7 +302,7 @@ async def test_the_guard_coexists_with_page_routes(
     assert await _result(page) == "fetch:failed img:failed script:failed"
     assert len(guarded.take_blocked()) == 3
     assert fulfilled == [sites.ok.url + "/mocked"]
-    assert sites.bad_hits.all() == []
+    assert sites.bad_hits.requests() == []
     await page.unroute_all(behavior="ignoreErrors")
 
 
@@ -409,7 +339,7 @@ async def test_agent_is_told_a_form_post_redirect_was_blocked(
     model.assert_complete()
     assert result.status == "completed", result.reason
     assert any(f"A request to {sites.bad.url}/post was blocked" in text for text in told)
-    assert sites.bad_hits.all() == []
-    assert [m for m, p, _ in sites.ok_hits.all() if p.startswith("/out/post")] == ["POST"]
+    assert sites.bad_hits.requests() == []
+    assert [m for m, p, _ in sites.ok_hits.requests() if p.startswith("/out/post")] == ["POST"]
     steps = [r for r in read_trace(result.trace_dir or tmp_path) if isinstance(r, StepRecord)]
     assert any(f"{sites.bad.url}/post" in event for step in steps for event in step.events)

@@ -10,16 +10,14 @@ Servers: the allowed one on ``127.0.0.1``, the disallowed one on ``127.0.0.2``.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from operator_agent.browser import BrowserSession, RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
-from operator_agent.testing.site_server import LocalServer
+from tests.browser.domain_servers import TwoSites
 
 # The worker fetches the disallowed host directly and through a redirect of the allowed one,
 # when it starts and again when the page sends it a message.
@@ -75,78 +73,24 @@ REGISTRARS = {
 }
 
 
-Responder = Callable[[str], tuple[int, dict[str, str], str]]
-
-
-class Hits:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._paths: list[str] = []
-
-    def add(self, path: str) -> None:
-        with self._lock:
-            self._paths.append(path)
-
-    def paths(self) -> list[str]:
-        with self._lock:
-            return [path for path in self._paths if path != "/favicon.ico"]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._paths.clear()
-
-
-class Sites:
-    def __init__(self) -> None:
-        self.ok_hits = Hits()
-        self.bad_hits = Hits()
-        self.bad = LocalServer(
-            handler=self._handler(self.bad_hits, lambda path: (200, {}, "leaked")), host="127.0.0.2"
-        )
-        self.ok = LocalServer(handler=self._handler(self.ok_hits, self._respond))
-
-    def _respond(self, path: str) -> tuple[int, dict[str, str], str]:
+class Sites(TwoSites):
+    def respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)
         if parts.path.startswith("/out/"):
-            return 302, {"Location": f"{self.bad.url}/{parts.path[5:]}"}, ""
+            return 302, {"Location": f"{self.bad.url}/{parts.path[5:]}"}, b""
         if parts.path == "/worker.js":
-            return 200, {"Content-Type": "text/javascript"}, WORKER.replace("{bad}", self.bad.url)
+            return 200, {"Content-Type": "text/javascript"}, WORKER.replace("{bad}", self.bad.url).encode()
         if parts.path == "/shared-worker.js":
-            return 200, {"Content-Type": "text/javascript"}, SHARED_WORKER.replace("{bad}", self.bad.url)
+            return (
+                200,
+                {"Content-Type": "text/javascript"},
+                SHARED_WORKER.replace("{bad}", self.bad.url).encode(),
+            )
         if parts.path.startswith("/shared-"):
-            return 200, {}, SHARED_PAGE.format(realm=REALMS[parts.path.removeprefix("/shared-")])
+            return 200, {}, SHARED_PAGE.format(realm=REALMS[parts.path.removeprefix("/shared-")]).encode()
         if parts.path.startswith("/register-"):
-            return 200, {}, PAGE.format(registrar=REGISTRARS[parts.path.removeprefix("/register-")])
-        return 404, {}, "not found"
-
-    @staticmethod
-    def _handler(hits: Hits, respond: Responder) -> type[BaseHTTPRequestHandler]:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                hits.add(self.path)
-                status, headers, text = respond(self.path)
-                body = text.encode()
-                self.send_response(status)
-                headers.setdefault("Content-Type", "text/html; charset=utf-8")
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        return Handler
-
-    def __enter__(self) -> Sites:
-        self.bad.start()
-        self.ok.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.ok.stop()
-        self.bad.stop()
+            return 200, {}, PAGE.format(registrar=REGISTRARS[parts.path.removeprefix("/register-")]).encode()
+        return 404, {}, b"not found"
 
 
 @pytest.fixture(scope="module")
