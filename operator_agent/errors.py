@@ -46,6 +46,7 @@ __all__ = [
     "UnknownApprovalError",
     "UnknownBatchItemError",
     "UnknownRefError",
+    "ValueNotOfferedError",
 ]
 
 
@@ -263,3 +264,20 @@ class ItemRejectedError(OperatorAgentError):
 
 class MissingExtraError(OperatorAgentError, ImportError):
     """An optional feature needs packages that are not installed; the message names the extra."""
+
+
+class ValueNotOfferedError(SkillFailedError, ItemRejectedError):
+    """A value does not fit its field: no such option, not a yes/no, not a date.
+
+    Both a :class:`SkillFailedError` (a skill could not do its job, with the step) and an
+    :class:`ItemRejectedError` (the input is at fault, so retrying cannot help: a batch sends the
+    item to review instead of trying again).
+
+    Attributes:
+        step: The failing step, such as ``'choose "Vendor"'``.
+        fields: The fields at fault (the field's label as the page shows it).
+    """
+
+    def __init__(self, message: str, *, step: str = "", fields: list[str] | None = None) -> None:
+        super().__init__(message, step=step)
+        self.fields = list(fields or [])

@@ -26,6 +26,7 @@ from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 __all__ = [
     "ElementFacts",
     "Target",
+    "count_or_zero",
     "element_facts",
     "evaluate_if_one",
     "evaluate_on",
@@ -73,7 +74,8 @@ def _successor(element: ElementRef) -> Locator | None:
     return element.frame.locator(element.tag).filter(has_text=text)
 
 
-async def _count(locator: Locator) -> int:
+async def count_or_zero(locator: Locator) -> int:
+    """How many elements ``locator`` matches now; 0 when the page cannot be read (between documents)."""
     try:
         return await locator.count()
     except PlaywrightError:
@@ -157,10 +159,10 @@ async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Targ
         if found > 1 and successor is not None:
             # The page cloned the element, ref attribute included: keep the clone that matches.
             narrowed = own.and_(successor)
-            if await _count(narrowed) == 1:
+            if await count_or_zero(narrowed) == 1:
                 return Target(element=element, locator=narrowed)
         if found == 0 and successor is not None:
-            candidates = await _count(successor)
+            candidates = await count_or_zero(successor)
             if candidates == 1:
                 return await _adopt(element, successor)
         if time.monotonic() >= deadline:

@@ -20,7 +20,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from operator_agent.act.targets import evaluate_if_one, evaluate_on
+from operator_agent.act.targets import count_or_zero, evaluate_if_one, evaluate_on
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
 from operator_agent.skills._elements import DESCRIBE_JS, described_element
@@ -77,13 +77,6 @@ def frames(page: Page) -> list[Frame]:
     return [page.main_frame, *(f for f in page.frames if f is not page.main_frame and not f.is_detached())]
 
 
-async def _count(locator: Locator) -> int:
-    try:
-        return await locator.count()
-    except PlaywrightError:
-        return 0
-
-
 class Finder:
     """Finds elements of one page through locator chains.
 
@@ -108,12 +101,12 @@ class Finder:
         """
         scopes = frames(self._page())
         built = [(f, build_locator(f, variant.entry, loose=variant.loose)) for f in scopes]
-        counts = await asyncio.gather(*(_count(loc.filter(visible=True)) for _, loc in built))
+        counts = await asyncio.gather(*(count_or_zero(loc.filter(visible=True)) for _, loc in built))
         if sum(counts) == 1:
             frame, locator = next(item for item, n in zip(built, counts, strict=True) if n == 1)
             return frame, locator.filter(visible=True)
         if attached_ok and sum(counts) == 0:
-            counts = await asyncio.gather(*(_count(loc) for _, loc in built))
+            counts = await asyncio.gather(*(count_or_zero(loc) for _, loc in built))
             if sum(counts) == 1:
                 return next(item for item, n in zip(built, counts, strict=True) if n == 1)
         return None
@@ -215,8 +208,8 @@ class Finder:
             visible = attached = 0
             for frame in frames(self._page()):
                 locator = build_locator(frame, variant.entry, loose=variant.loose)
-                visible += await _count(locator.filter(visible=True))
-                attached += await _count(locator)
+                visible += await count_or_zero(locator.filter(visible=True))
+                attached += await count_or_zero(locator)
             if visible == 1 or (attached_ok and attached == 1 and visible == 0):
                 found = "1 element"
             elif visible > 1:

@@ -24,7 +24,7 @@ from typing import Any, cast, get_args, get_type_hints
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from operator_agent.act.targets import handle_of
+from operator_agent.act.targets import count_or_zero, handle_of
 from operator_agent.errors import ConfigurationError, ElementNotFoundError
 
 __all__ = ["ARIA_ROLES", "LocateQuery", "Located", "locate"]
@@ -199,13 +199,6 @@ def strategies(query: LocateQuery) -> list[_Strategy]:
     return chain
 
 
-async def _count(locator: Locator) -> int:
-    try:
-        return await locator.count()
-    except PlaywrightError:
-        return 0
-
-
 def _scopes(page: Page, within: Locator | None) -> list[tuple[Frame, _Scope]]:
     if within is not None:
         return [(page.main_frame, within)]
@@ -232,7 +225,7 @@ async def _try_once(
     candidates = [(strategy, frame, strategy.build(scope).filter(visible=True)) for strategy in chain
                   for frame, scope in scopes]  # fmt: skip
     # One round trip for the whole chain: the counts run concurrently, the chain order decides.
-    counts = await asyncio.gather(*(_count(locator) for _, _, locator in candidates))
+    counts = await asyncio.gather(*(count_or_zero(locator) for _, _, locator in candidates))
     seen: list[tuple[_Strategy, int]] = []
     per_strategy = len(scopes)
     for index, strategy in enumerate(chain):
@@ -256,7 +249,7 @@ async def _explain(page: Page, seen: list[tuple[_Strategy, int]], within: Locato
             continue
         hidden = 0
         for _, scope in _scopes(page, within):
-            hidden += await _count(strategy.build(scope))
+            hidden += await count_or_zero(strategy.build(scope))
         if hidden:
             lines.append(f"{strategy.description}: no visible element ({hidden} hidden)")
         else:

@@ -19,7 +19,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
-from operator_agent.errors import InvalidActionError, SkillFailedError
+from operator_agent.errors import InvalidActionError, SkillFailedError, ValueNotOfferedError
 from operator_agent.observe.refs import ElementRef
 from operator_agent.skills import SkillContext
 
@@ -238,7 +238,11 @@ def truthy(value: Any, *, what: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise SkillFailedError(f'{what} is a checkbox; give true or false, not "{value}"', step=f"check {what}")
+    raise ValueNotOfferedError(
+        f'{what} is a checkbox; give true or false, not "{value}"',
+        step=f"check {what}",
+        fields=[what.strip('"')],
+    )
 
 
 async def _choose_listed(ctx: SkillContext, wanted: str, *, what: str) -> str | None:
@@ -256,8 +260,10 @@ async def _choose_listed(ctx: SkillContext, wanted: str, *, what: str) -> str | 
     index = best_option(wanted, [(t, t) for t in texts])
     if index is None:
         shown = ", ".join(f'"{t}"' for t in texts[:10])
-        raise SkillFailedError(
-            f'{what} offers no option matching "{wanted}"; it offers {shown}', step=f"choose {what}"
+        raise ValueNotOfferedError(
+            f'{what} offers no option matching "{wanted}"; it offers {shown}',
+            step=f"choose {what}",
+            fields=[what.strip('"')],
         )
     await ctx.click(options.nth(index))
     return texts[index]
@@ -303,8 +309,8 @@ async def set_value(ctx: SkillContext, item: Field, value: Any) -> str:
         index = best_option(as_text(value), [(o.label, o.value) for o in options])
         if index is None:
             listed = ", ".join(f'"{o.label}"' for o in options[:15])
-            raise SkillFailedError(f'{what} has no option "{as_text(value)}"; its options are {listed}',
-                                   step=f"choose {what}")  # fmt: skip
+            raise ValueNotOfferedError(f'{what} has no option "{as_text(value)}"; its options are {listed}',
+                                       step=f"choose {what}", fields=[item.title])  # fmt: skip
         option = options[index]
         if item.kind == "select":
             await ctx.select(target, option.label or option.value)
@@ -336,4 +342,6 @@ def _parse_day(text: str, what: str) -> date:
     try:
         return parse_date(text)
     except InvalidActionError as exc:
-        raise SkillFailedError(f"{what} needs a date: {exc}", step=f"fill {what}") from None
+        raise ValueNotOfferedError(
+            f"{what} needs a date: {exc}", step=f"fill {what}", fields=[what.strip('"')]
+        ) from None

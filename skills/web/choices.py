@@ -7,7 +7,7 @@ from datetime import date
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
-from operator_agent.errors import SkillFailedError
+from operator_agent.errors import SkillFailedError, ValueNotOfferedError
 from operator_agent.skills import SkillContext, skill
 
 from ._fields import Field, candidate, choose_in_combobox, scan, set_value
@@ -74,8 +74,10 @@ async def _choose_in_listbox(ctx: SkillContext, target: Locator, option: str, wh
     index = best_option(option, [(t, t) for t in texts])
     if index is None:
         listed = ", ".join(f'"{t}"' for t in texts[:15])
-        raise SkillFailedError(
-            f'{what} has no option "{option}"; its options are {listed}', step=f"choose {what}"
+        raise ValueNotOfferedError(
+            f'{what} has no option "{option}"; its options are {listed}',
+            step=f"choose {what}",
+            fields=[what.strip('"')],
         )
     await ctx.click(options.nth(index))
     return texts[index]

@@ -261,3 +261,31 @@ async def test_enter_invoice_fails_on_an_error_page_and_is_rejected_on_refusal(
         await use(skills, "enter_invoice")(ctx, **refused)
     assert classify_error(rejected.value) == "rejected"
     assert site.state().count("invoice.submitted") == 0
+
+
+async def test_enter_invoice_with_values_the_form_does_not_offer_goes_to_review_untouched(
+    site: BackofficeSite, signed_in_page: Page, skills: SkillRegistry, run_folder: Path
+) -> None:
+    from operator_agent.batch import classify_error
+    from operator_agent.errors import ItemRejectedError, SkillFailedError, ValueNotOfferedError
+
+    await signed_in_page.goto(site.url + "/invoices")
+    ctx = SkillContext.for_page(signed_in_page, run_dir=run_folder, approve=Approvals(True))
+    # A currency the form's list does not have: found before anything is saved. Still a skill
+    # failure for scripts that catch those, but the input is at fault: a batch sends the item to
+    # review instead of retrying it.
+    with pytest.raises(ValueNotOfferedError, match=r'"Currency" has no option "XYZ"') as info:
+        await use(skills, "enter_invoice")(ctx, **invoice_arguments("BH-5003") | {"currency": "XYZ"})
+    assert isinstance(info.value, SkillFailedError)
+    assert info.value.fields == ["Currency"]
+    assert classify_error(info.value) == "rejected"
+
+    # A vendor the autocomplete does not know: no suggestion to pick, and the site refuses the name.
+    await signed_in_page.goto(site.url + "/invoices")
+    with pytest.raises(ItemRejectedError, match="Unknown vendor") as refused:
+        await use(skills, "enter_invoice")(
+            ctx, **invoice_arguments("BH-5004") | {"vendor": "Nonexistent Ltd"}
+        )
+    assert classify_error(refused.value) == "rejected"
+    for event in ("invoice.created", "invoice.draft_saved", "invoice.submitted"):
+        assert site.state().count(event) == 0, event
