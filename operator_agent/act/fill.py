@@ -11,9 +11,7 @@ and time inputs get the ISO value they require; a text field whose placeholder i
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -242,19 +240,49 @@ async def _clear_by_keys(locator: Locator, *, timeout_ms: float) -> None:
             await locator.fill("", timeout=timeout_ms)
 
 
-async def _options(locator: Locator, *, page: Page, wait_s: float, timeout_ms: float) -> list[str]:
-    """The suggestions a combobox shows, waiting up to ``wait_s`` for them to appear."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        names: list[str] = await evaluate_on(locator, _OPTIONS_JS, timeout_ms=timeout_ms)
-        if names:
-            # Suggestions often arrive in more than one render; take them once they settle.
-            await asyncio.sleep(0.03)
-            settled: list[str] = await evaluate_on(locator, _OPTIONS_JS, timeout_ms=timeout_ms)
-            return settled or names
-        if time.monotonic() >= deadline:
-            return []
-        await asyncio.sleep(0.05)
+# Waits in the page, up to ``waitMs``, for the first suggestions (looking again at every change of
+# the document or of the field's shadow root, and every 50 ms for changes no observer reports), then
+# for one more animation frame, since suggestions often arrive in more than one render.
+_OPTIONS_WAIT_JS = f"""
+async (el, waitMs) => {{
+  const read = {_OPTIONS_JS.strip()};
+  const first = read(el);
+  const names = first.length ? first : await new Promise((resolve) => {{
+    let done = false;
+    const finish = (found) => {{
+      if (done) return;
+      done = true;
+      observer.disconnect();
+      clearInterval(poll);
+      clearTimeout(limit);
+      resolve(found);
+    }};
+    const look = () => {{ const found = read(el); if (found.length) finish(found); }};
+    const observer = new MutationObserver(look);
+    const options = {{ subtree: true, childList: true, attributes: true, characterData: true }};
+    observer.observe(document, options);
+    const home = el.getRootNode ? el.getRootNode() : document;
+    if (home !== document) observer.observe(home, options);
+    const poll = setInterval(look, 50);
+    const limit = setTimeout(() => finish([]), waitMs);
+  }});
+  if (!names.length) return names;
+  await new Promise((resolve) => {{
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 50);
+  }});
+  const settled = read(el);
+  return settled.length ? settled : names;
+}}
+"""
+
+
+async def _options(locator: Locator, *, wait_s: float, timeout_ms: float) -> list[str]:
+    """The suggestions a combobox shows, waiting up to ``wait_s`` for them to appear (one call)."""
+    names: list[str] = await evaluate_on(
+        locator, _OPTIONS_WAIT_JS, round(wait_s * 1000), timeout_ms=timeout_ms + wait_s * 1000
+    )
+    return names
 
 
 async def fill_field(
@@ -294,7 +322,7 @@ async def fill_field(
     native = facts.input_type in NATIVE_DATE_TYPES
     if facts.combobox and value:
         settled = None
-        options = await _options(locator, page=page, wait_s=0.3, timeout_ms=timeout_ms)
+        options = await _options(locator, wait_s=0.3, timeout_ms=timeout_ms)
     took = registered(value, shown, combobox=facts.combobox)
     if not native and value and (not took or (facts.combobox and not options)):
         settled = None
@@ -306,7 +334,7 @@ async def fill_field(
             value, delay=_TYPE_DELAY_MS, timeout=timeout_ms + _TYPE_DELAY_MS * len(value)
         )
         if facts.combobox:
-            options = await _options(locator, page=page, wait_s=1.5, timeout_ms=timeout_ms)
+            options = await _options(locator, wait_s=1.5, timeout_ms=timeout_ms)
         shown = await shown_value(locator, timeout_ms=timeout_ms, after_turn=True)
         took = registered(value, shown, combobox=facts.combobox)
     return _report(
