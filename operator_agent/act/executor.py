@@ -41,7 +41,14 @@ from operator_agent.act.fill import SecretValue, fill_field
 from operator_agent.act.navigation import go_back, navigate, switch_tab
 from operator_agent.act.outcome import NOT_EXECUTED, ActionOutcome, StepResult
 from operator_agent.act.tabs import Tabs
-from operator_agent.act.targets import Target, find_now, find_now_with_state, in_main_frame, resolve_target
+from operator_agent.act.targets import (
+    Seen,
+    Target,
+    find_now,
+    find_now_with_state,
+    in_main_frame,
+    resolve_target,
+)
 from operator_agent.act.waiting import NetworkTracker, wait_for
 from operator_agent.act.watch import PageChange, PageWatch, Settle, page_state
 from operator_agent.actions import (
@@ -141,15 +148,18 @@ class ActionExecutor:
         self._trackers: weakref.WeakKeyDictionary[Page, NetworkTracker] = weakref.WeakKeyDictionary()
         self._found: Target | None = None
 
-    async def execute(self, action: Action, *, refs: RefMap) -> ActionOutcome:
+    async def execute(self, action: Action, *, refs: RefMap, seen: Seen | None = None) -> ActionOutcome:
         """Carry out one action and report what happened; never raises for an action's failure.
 
         Args:
             action: A page action (``extract`` and terminal actions belong to the agent loop and
                 come back as not executable).
             refs: The refs of the latest observation.
+            seen: What was read with the action's element a moment ago, in the main frame (see
+                :class:`~operator_agent.act.targets.Seen`); the element is then not looked up
+                again before acting. Ignored for an element in a child frame.
         """
-        outcome, _ = await self._run(action, refs)
+        outcome, _ = await self._run(action, refs, seen)
         return outcome
 
     async def execute_many(self, actions: Sequence[Action], *, refs: RefMap) -> list[ActionOutcome]:
@@ -237,7 +247,9 @@ class ActionExecutor:
             tracker = self._trackers[page] = NetworkTracker(page)
         return tracker
 
-    async def _run(self, action: Action, refs: RefMap) -> tuple[ActionOutcome, PageChange | None]:
+    async def _run(
+        self, action: Action, refs: RefMap, seen: Seen | None = None
+    ) -> tuple[ActionOutcome, PageChange | None]:
         start = time.perf_counter()
         change: PageChange | None = None
         with register_secret_values(self._known_secret_values()):
@@ -253,7 +265,12 @@ class ActionExecutor:
                 try:
                     page = self._tabs.page
                     self._tracker(page)
-                    if isinstance(ref, str) and in_main_frame(refs, ref, page):
+                    if seen is not None and isinstance(ref, str) and in_main_frame(refs, ref, page):
+                        element = refs.resolve(ref)
+                        self._found = Target(element=element, locator=element.locator(), facts=seen.facts)
+                        before = seen.state if seen.state is not None else await page_state(page)
+                        watch = PageWatch.start_from(self._tabs, before=before)
+                    elif isinstance(ref, str) and in_main_frame(refs, ref, page):
                         # The element shares the page's window: one call finds it and snapshots the page.
                         self._found, before = await find_now_with_state(refs, ref)
                         if before is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from operator_agent.observe.refs import REF_ATTRIBUTE, ElementRef, RefMap
 
 __all__ = [
     "ElementFacts",
+    "Seen",
     "Target",
     "count_or_zero",
     "element_facts",
@@ -35,6 +37,8 @@ __all__ = [
     "handle_of",
     "in_main_frame",
     "resolve_target",
+    "seeing",
+    "seen_from",
 ]
 
 _ARIA_ROLES: frozenset[str] = frozenset(get_args(get_type_hints(Frame.get_by_role)["role"]))
@@ -333,6 +337,44 @@ async def evaluate_on(locator: Locator, script: str, arg: Any = None, *, timeout
 
 
 _IF_ONE_WITH_STATE_JS = _if_one(_FACTS_JS, with_state=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a finder read along with an element of the main frame, for the step about to act on it.
+
+    The executor then neither finds the element again nor snapshots the page before acting (see
+    :meth:`~operator_agent.act.ActionExecutor.execute`). Valid only right away: a step that waited
+    (for an approval, say) must read afresh.
+
+    Attributes:
+        facts: What the element is (and the token the read-back finds it by).
+        state: The page's state at the same moment; ``None`` if it could not be read.
+    """
+
+    facts: ElementFacts
+    state: PageState | None
+
+
+def seeing(script: str) -> str:
+    """``script`` (``(el, arg) => value``) that also reads what :class:`Seen` holds, in the same call.
+
+    The wrapped script takes ``[arg, seeing]`` and returns ``{value, seen}`` (``seen`` only when
+    ``seeing`` is true: for an element of the main frame, whose window is the page's).
+    """
+    facts = f"({_FACTS_JS.strip()})(el, {json.dumps(FILLABLE_CSS)})"
+    return (
+        f"async (el, [arg, seeing]) => ({{ value: await ({script.strip()})(el, arg), seen: seeing"
+        f" ? {{ facts: {facts}, state: ({STATE_JS.strip()})() }} : null }})"
+    )
+
+
+def seen_from(raw: dict[str, Any] | None) -> Seen | None:
+    """The :class:`Seen` of what a :func:`seeing` script returned under ``seen``."""
+    if raw is None:
+        return None
+    state = raw.get("state")
+    return Seen(facts=ElementFacts(**raw["facts"]), state=state_from(state) if state else None)
 
 
 async def handle_of(locator: Locator, *, timeout_ms: float) -> ElementHandle:

@@ -20,10 +20,10 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from operator_agent.act.targets import count_or_zero, evaluate_if_one, evaluate_on
+from operator_agent.act.targets import Seen, count_or_zero, evaluate_if_one, evaluate_on, seen_from
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 from operator_agent.replay.locators import build_locator, describe_strategy
-from operator_agent.skills._elements import DESCRIBE_JS, described_element
+from operator_agent.skills._elements import DESCRIBE_JS, DESCRIBE_SEEING_JS, described_element
 
 __all__ = ["Chain", "Finder", "Found", "Variant", "variants"]
 
@@ -46,6 +46,7 @@ class Found:
     index: int
     entry: dict[str, str]
     loose: bool
+    seen: Seen | None = None
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,17 @@ class Finder:
         ref = f"{self._prefix}{self._refs}"
         locator = build_locator(frame, variant.entry, loose=variant.loose).filter(visible=True)
         try:
-            count, info = await evaluate_if_one(
-                locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True]
+            count, both = await evaluate_if_one(
+                locator, DESCRIBE_SEEING_JS, [[REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], True]
             )
         except PlaywrightError:
             return None
         if count != 1:
             return None
-        return Found(element=described_element(frame, info), index=variant.index, entry=dict(variant.entry),
-                     loose=variant.loose)  # fmt: skip
+        element = described_element(frame, both["value"])
+        seen = seen_from(both["seen"])
+        return Found(element=element, index=variant.index, entry=dict(variant.entry), loose=variant.loose,
+                     seen=seen)  # fmt: skip
 
     async def _found(self, variant: Variant, frame: Frame, locator: Locator) -> Found | None:
         # Stamp and describe the element in one round trip; the stamp is unique to this finder, so a

@@ -350,7 +350,8 @@ class Replayer:
                 proposed = _merge(await capture_locator_chain(found.element) or [found.entry], chain)
             assert found is not None
             try:
-                await act(found.element, irreversible)
+                with self.ctx.found_with(found.element, found.seen):
+                    await act(found.element, irreversible)
                 problem = await self._postcondition(expect)
             except ApprovalDeniedError:
                 self._record(step, kind, intent, False, "approval denied", started, found=found)

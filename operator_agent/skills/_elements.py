@@ -14,11 +14,11 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator
 
-from operator_agent.act.targets import evaluate_on, handle_of
+from operator_agent.act.targets import Seen, evaluate_on, handle_of, seeing, seen_from
 from operator_agent.errors import ActionFailedError, ElementNotFoundError
 from operator_agent.observe.refs import REF_ATTRIBUTE, SECRET_ATTRIBUTE, ElementRef
 
-__all__ = ["DESCRIBE_JS", "described_element", "element_ref"]
+__all__ = ["DESCRIBE_JS", "DESCRIBE_SEEING_JS", "described_element", "element_ref"]
 
 #: Stamps an element with a ref (``(el, [refAttr, secretAttr, ref, force])``) and describes it
 #: the way an observation would: ``{ref, tag, type, role, name, secret}``.
@@ -86,13 +86,17 @@ def _selector(ref: str) -> str:
     return f'[{REF_ATTRIBUTE}="{ref}"]'
 
 
-async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> ElementRef:
+async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> tuple[ElementRef, Seen | None]:
     """Stamp the element ``locator`` matches with a ref and describe it.
 
     Args:
         locator: A locator that matches exactly one element.
         ref: The ref to give the element unless an observation already gave it one.
         timeout_ms: How long to wait for the element to be attached.
+
+    Returns:
+        The element ref and, on a page with one frame, what the executor reads before acting
+        (read in the same call; for the step about to run, see :class:`Seen`).
 
     Raises:
         ElementNotFoundError: If the element is not on the page (any more).
@@ -101,7 +105,7 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> Eleme
     frames = locator.page.frames
     if len(frames) == 1:
         # One frame (most pages): the element is in it, so no handle is needed to learn where.
-        return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms)
+        return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms, seeing=True)
     try:
         handle = await handle_of(locator, timeout_ms=timeout_ms)
     except PlaywrightError as exc:
@@ -115,7 +119,7 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> Eleme
             await handle.dispose()
     if frame is None:
         raise ElementNotFoundError("the element is not inside a frame any more", tried=[])
-    return await _stamp(locator, frame, ref=ref, timeout_ms=timeout_ms)
+    return await _stamp(locator, frame, ref=ref, timeout_ms=timeout_ms, seeing=frame == frame.page.main_frame)
 
 
 def _gone(exc: PlaywrightError) -> ElementNotFoundError:
@@ -124,22 +128,29 @@ def _gone(exc: PlaywrightError) -> ElementNotFoundError:
     )
 
 
-async def _stamp(locator: Locator, frame: Frame, *, ref: str, timeout_ms: float) -> ElementRef:
+#: :data:`DESCRIBE_JS` that also reads :class:`Seen` (see :func:`~operator_agent.act.targets.seeing`).
+DESCRIBE_SEEING_JS = seeing(DESCRIBE_JS)
+
+
+async def _stamp(
+    locator: Locator, frame: Frame, *, ref: str, timeout_ms: float, seeing: bool
+) -> tuple[ElementRef, Seen | None]:
+    async def describe(force: bool) -> tuple[dict[str, Any], Seen | None]:
+        arg = [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, force]
+        both = await evaluate_on(locator, DESCRIBE_SEEING_JS, [arg, seeing], timeout_ms=timeout_ms)
+        return both["value"], seen_from(both["seen"])
+
     try:
-        info: dict[str, Any] = await evaluate_on(
-            locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, False], timeout_ms=timeout_ms
-        )
+        info, seen = await describe(False)
     except PlaywrightError as exc:
         raise _gone(exc) from None
     try:
         # An observation's ref is kept unless another element carries it too.
         if info["ref"] != ref and await frame.locator(_selector(str(info["ref"]))).count() != 1:
-            info = await evaluate_on(
-                locator, DESCRIBE_JS, [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, True], timeout_ms=timeout_ms
-            )
+            info, seen = await describe(True)
     except PlaywrightError as exc:
         raise ActionFailedError(f"could not read the element to act on: {str(exc).splitlines()[0]}") from None
-    return described_element(frame, info)
+    return described_element(frame, info), seen
 
 
 def described_element(frame: Frame, info: dict[str, Any]) -> ElementRef:

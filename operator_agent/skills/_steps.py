@@ -7,16 +7,18 @@ element was re-rendered away, records the step and turns a failed outcome into a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Locator
 
 from operator_agent.act import ActionExecutor, ActionOutcome, Tabs
+from operator_agent.act.targets import Seen
 from operator_agent.actions import Action, PageAction
 from operator_agent.errors import (
     ActionError,
@@ -89,6 +91,7 @@ class StepRunner:
         self._executor: ActionExecutor | None = None
         self._ref_prefix = "s" + uuid.uuid4().hex[:4]
         self._ref_counter = 0
+        self._handed: tuple[ElementRef, Seen] | None = None
 
     def executor(self) -> ActionExecutor:
         """The context's executor (built on first use, when the run folder is known)."""
@@ -104,13 +107,28 @@ class StepRunner:
 
     async def element(self, target: Target) -> ElementRef:
         """The element ref for a target, stamping a located element with a ref of its own."""
+        element, _ = await self._element_seen(target)
+        return element
+
+    async def _element_seen(self, target: Target) -> tuple[ElementRef, Seen | None]:
+        """:meth:`element`, and what was read with it for the executor when it was found just now."""
         if isinstance(target, ElementRef):
-            return target
+            handed, self._handed = self._handed, None
+            return target, handed[1] if handed is not None and handed[0] is target else None
         locator = await self._locate(target) if isinstance(target, str) else target
         self._ref_counter += 1
         return await element_ref(
             locator, ref=f"{self._ref_prefix}{self._ref_counter}", timeout_ms=self._locate_timeout_s * 1000
         )
+
+    @contextlib.contextmanager
+    def seen(self, element: ElementRef, seen: Seen | None) -> Iterator[None]:
+        """Within the block, the next step on ``element`` uses what its finder read with it."""
+        self._handed = (element, seen) if seen is not None else None
+        try:
+            yield
+        finally:
+            self._handed = None
 
     async def act(
         self,
@@ -138,9 +156,10 @@ class StepRunner:
         attempt = 0
         while True:
             element: ElementRef | None = None
+            seen: Seen | None = None
             if target is not None:
                 try:
-                    element = await self.element(target)
+                    element, seen = await self._element_seen(target)
                 except ActionError as exc:
                     self._trail.record(kind, described, False, str(exc), started)
                     raise
@@ -150,9 +169,11 @@ class StepRunner:
                 flagged = await self._judge(action, element, kind=kind, described=described, started=started)
                 await self._trail.gate(kind, described, arguments, irreversible=irreversible or flagged)
                 gated = True
+                if irreversible or flagged:
+                    seen = None  # the page had time to change while the approval was asked
             refs = RefMap(_refs={element.ref: element}) if element is not None else RefMap()
             acting = executor or self.executor()
-            outcome = await acting.execute(make(element.ref if element else None), refs=refs)
+            outcome = await acting.execute(make(element.ref if element else None), refs=refs, seen=seen)
             if outcome.ok or outcome.error != "StaleRefError" or target is None or attempt >= _STALE_RETRIES:
                 break
             # The element was re-rendered away; find it again by the same description.

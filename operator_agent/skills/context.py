@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -24,6 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from operator_agent.act import ActionExecutor, ActionOutcome, ContextTabs, Tabs
+from operator_agent.act.targets import Seen
 from operator_agent.actions import (
     Action,
     Check,
@@ -51,6 +53,7 @@ from operator_agent.skills.result import SkillStep
 if TYPE_CHECKING:
     from operator_agent.models import Model, Usage
     from operator_agent.observe import Observation
+    from operator_agent.observe.refs import ElementRef
 
 __all__ = ["ApproveCallback", "SkillContext"]
 
@@ -213,6 +216,11 @@ class SkillContext:
     def model(self) -> Model | None:
         """The model :meth:`act` and :meth:`extract` use (and replays re-target with), if any."""
         return self._model
+
+    def found_with(self, element: ElementRef, seen: Seen | None) -> AbstractContextManager[None]:
+        """For a finder that read :class:`~operator_agent.act.targets.Seen` in the call that found
+        ``element``: inside the block, the next step on ``element`` acts without reading it again."""
+        return self._runner.seen(element, seen)
 
     @property
     def secret_names(self) -> list[str]:
