@@ -6,7 +6,8 @@ number, a request with both ``Content-Length`` and ``Transfer-Encoding`` (the us
 smuggle a second request past a proxy) are refused with :class:`MalformedMessage`, and the
 connection is closed. Bodies are copied piece by piece as they arrive (at most :data:`CHUNK`
 bytes at a time, waiting for the receiver to keep up), so streaming responses and uploads pass
-through without being held whole.
+through without being held whole. Heads are passed on rewritten for the next hop: the fields that
+describe one connection stay on it, and a request goes to its server in origin form.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ __all__ = [
     "MalformedMessage",
     "RequestHead",
     "ResponseHead",
+    "absolute_target",
     "copy_body",
+    "error_response",
+    "keeps_alive",
     "parse_authority",
     "parse_request_head",
     "parse_response_head",
     "read_head",
+    "render_request",
+    "render_response",
     "request_framing",
     "response_framing",
 ]
@@ -50,6 +56,29 @@ _STATUS: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([\x09\x20-\x7e\x80-
 _HOST: Final = re.compile(r"[a-z0-9._~!$&'()*+,;=%-]+")
 _IPV6: Final = re.compile(r"[0-9a-f:.]+")
 _BAD_VALUE_BYTES: Final = re.compile(rb"[\x00\r\n]")
+_REASONS: Final = {
+    400: "Bad Request",
+    403: "Forbidden",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+}
+# Fields that describe one connection, not the message: never passed from one hop to the next.
+_HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "upgrade",
+    }
+)
+_ABSOLUTE: Final = re.compile(r"(?i)(http|ws)://([^/?#]*)([^#]*)(?:#.*)?")
 
 
 class MalformedMessage(Exception):
@@ -344,3 +373,92 @@ async def copy_body(
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+
+
+def absolute_target(target: str) -> tuple[str, str, int, str, str]:
+    """``(scheme, host, port, authority, origin_form)`` of an absolute-form request target.
+
+    Raises:
+        MalformedMessage: The target is not an ``http://`` (or ``ws://``) URL with a valid
+            authority and no user information (400).
+    """
+    match = _ABSOLUTE.fullmatch(target)
+    if match is None:
+        raise MalformedMessage(400, f"request target must be an absolute http:// URL, got {target[:120]!r}")
+    scheme, authority, rest = match.group(1).lower(), match.group(2), match.group(3)
+    if "@" in authority:
+        raise MalformedMessage(400, "request target with user information")
+    host, port = parse_authority(authority, default_port=80)
+    origin_form = rest if rest.startswith("/") else "/" + rest
+    return scheme, host, port, authority, origin_form
+
+
+def keeps_alive(version: str, headers: Headers) -> bool:
+    """Whether the sender of a message with this version and these fields keeps its connection."""
+    tokens = headers.tokens("connection")
+    if version == "HTTP/1.0":
+        return "keep-alive" in tokens and "close" not in tokens
+    return "close" not in tokens
+
+
+def _hop_by_hop(headers: Headers) -> set[str]:
+    return set(_HOP_BY_HOP) | set(headers.tokens("connection"))
+
+
+def render_request(
+    head: RequestHead, authority: str, origin_form: str, *, keep_alive: bool, upgrade: bool
+) -> bytes:
+    """The head of ``head`` as the proxy forwards it: origin form, ``Host`` of the URL, no hop fields.
+
+    Args:
+        head: The request as the client sent it.
+        authority: The URL's ``host[:port]``, for the ``Host`` field.
+        origin_form: The URL's path and query.
+        keep_alive: Whether the client keeps its connection (else the server is told to close).
+        upgrade: Whether the request asks to switch protocols (its ``Upgrade`` is passed on).
+    """
+    fields = head.headers.without(_hop_by_hop(head.headers) | {"host"})
+    lines = [f"{head.method} {origin_form} {head.version}", f"Host: {authority}"]
+    lines += [f"{name}: {value}" for name, value in fields]
+    if upgrade:
+        lines += [f"Upgrade: {value}" for value in head.headers.get_all("upgrade")]
+        lines.append("Connection: Upgrade")
+    elif not keep_alive:
+        lines.append("Connection: close")
+    elif head.version == "HTTP/1.0":
+        lines.append("Connection: keep-alive")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def render_response(response: ResponseHead, framing: Framing, *, keep_alive: bool, version: str) -> bytes:
+    """The head of ``response`` as the proxy passes it to a client speaking ``version``.
+
+    The server's connection fields are dropped; the proxy's own say whether the client's
+    connection stays open after the body.
+    """
+    dropped = _hop_by_hop(response.headers)
+    if framing.kind == "chunked":
+        dropped.add("content-length")  # Transfer-Encoding wins; never pass both on
+    # A proxy speaks its own protocol version on each hop: an HTTP/1.0 server's status line
+    # would make the browser close a connection the proxy keeps alive.
+    status_line = f"{version} {response.status} {response.reason}"
+    lines = [status_line] + [f"{name}: {value}" for name, value in response.headers.without(dropped)]
+    if not keep_alive:
+        lines.append("Connection: close")
+    elif version == "HTTP/1.0":
+        lines.append("Connection: keep-alive")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def error_response(status: int, reason: str) -> bytes:
+    """A whole response the proxy answers itself with: ``status``, ``reason`` as text, then close."""
+    body = f"operator-agent domain proxy: {reason}\n".encode("utf-8", "replace")
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        # A refused navigation shows this text; it must not load anything (not even a favicon).
+        "Content-Security-Policy: default-src 'none'\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body

@@ -1,9 +1,24 @@
 """Domain allowlist enforced at the network layer.
 
-:meth:`DomainAllowlist.install` puts three things on a browser context. Whatever is refused is
-recorded in :attr:`DomainAllowlist.blocked`, which the run reports to the model (as a notice) and
-to the trace, and logged.
+Four layers. Whatever any of them refuses is recorded in :attr:`DomainAllowlist.blocked`, which
+the run reports to the model (as a notice) and to the trace, and logged.
 
+- The floor, :class:`~operator_agent.guardrails.proxy.DomainProxy` (:meth:`DomainAllowlist.proxy`):
+  a context created with it as its proxy (``BrowserSession.new_context(allowlist=...)``, which
+  the agent uses) makes every connection through it, whatever starts it, and the proxy checks
+  the host of each request (each ``CONNECT`` of ``https``/``ws``/``wss``, each plain ``http``
+  request on a kept-alive connection) before anything leaves. It sees hosts only, so the layers
+  above stay for what they add: a refused request's full URL for the model, and redirect hops
+  checked before they are sent. Found by experiment (Chromium 156), with the proxy: a dedicated
+  worker's web socket, the redirect hops of a page navigated as soon as it opens and of a popup
+  upload form's first load, Playwright's own requests (``context.request``, ``route.fetch``),
+  WebRTC over TCP (TURN, ICE-TCP) all go through it; Chromium does not send a speculation-rules
+  prefetch (or prerender) of another site at all ("not eligible: existing proxy"), nor follow a
+  prefetch's redirect to one; WebTransport opens no connection, to allowed hosts neither (QUIC
+  is not carried by an HTTP proxy, and Playwright's request interception alone makes the
+  handshake fail); WebRTC sends no UDP, because :func:`chromium_args
+  <operator_agent.browser.discovery.chromium_args>` launches Chromium with
+  ``--webrtc-ip-handling-policy=disable_non_proxied_udp``.
 - Routing, in every browser: each request Playwright routes (page and frame navigations,
   sub-resources, fetch/XHR, the first request of a popup or ``window.open``, meta refresh) is
   checked by host and aborted when the host is not allowed. Web sockets of pages are routed too:
@@ -20,18 +35,29 @@ to the trace, and logged.
 - An init script in every document: pages cannot register service workers (whose requests the
   interception does not see) nor start shared workers (whose requests neither layer sees).
 
-Not covered:
+Not covered, with the proxy:
 
-- A request that starts before its page is guarded, other than a popup's first load, is seen by
-  routing only (its host, and for a GET navigation its first redirect): a page opened with
-  ``context.new_page()`` and navigated at once (the run's first tab is guarded before the run
-  starts). A popup's first load that is a POST with a file picked from disk (multipart) is
-  checked by host only: Chromium does not hand over the file's bytes, so it cannot be sent again.
-- The browser's speculative loads: a ``<script type=speculationrules>`` prefetch (also the one a
-  prerender rule starts) is sent by the browser outside both layers, to any host, redirects
-  followed. Web sockets opened by dedicated workers; WebRTC and WebTransport connections.
-- Firefox and WebKit have the routing layer only: redirects of form POSTs and of sub-resources,
-  and hops after the first of a navigation (a popup's first load too), are followed unchecked.
+- The proxy checks hosts, not ports, and trusts the names: it connects to an allowed name
+  wherever the system's DNS points it. A refused tunnel is recorded as ``host:port`` (the URL
+  inside it is encrypted). A plain ``http`` navigation only the proxy refuses (the hops above)
+  shows the proxy's ``403`` text at the refused URL, not the browser's error page.
+- What the browser fetches for itself outside any context (component updates and other
+  services of the browser process) is no context's traffic and, by Chromium's design, does not
+  use a context's proxy; :func:`chromium_args <operator_agent.browser.discovery.chromium_args>`
+  turns those services off. Chromium's own requests made within the context go through the
+  proxy and are refused without a notice (autofill predictions, for pages with forms).
+- A browser launched without the WebRTC switch sends WebRTC UDP (STUN, connectivity checks)
+  to any address.
+- Firefox and WebKit were not tried with the proxy (this project drives Chromium); their contexts
+  have the routing layer, and Chromium's ``<-loopback>`` rule means nothing to them.
+
+Without the proxy (:meth:`DomainAllowlist.install` alone on a context made by the caller), the
+following are also not covered: a speculation-rules prefetch (sent by the browser outside
+routing and interception, redirects followed); web sockets of dedicated workers; WebRTC; the
+redirect hops after the first of a page opened with ``context.new_page()`` and navigated at
+once, and every redirect hop of a popup's first load that is a POST with a file picked from disk
+(requests that start before their page is guarded); in Firefox and WebKit, redirects of form
+POSTs and of sub-resources, and navigation hops after the first.
 
 Resource hints (``<link rel=preconnect>``, ``dns-prefetch``, a pressed link) open no connection
 in the off-the-record contexts runs use (Chromium 156; in a profile that keeps data, preconnects

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import functools
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -46,15 +45,19 @@ from operator_agent.guardrails._http1 import (
     CHUNK,
     MAX_HEAD_BYTES,
     Framing,
-    Headers,
     MalformedMessage,
     RequestHead,
     ResponseHead,
+    absolute_target,
     copy_body,
+    error_response,
+    keeps_alive,
     parse_authority,
     parse_request_head,
     parse_response_head,
     read_head,
+    render_request,
+    render_response,
     request_framing,
     response_framing,
 )
@@ -67,32 +70,10 @@ PROXY_BYPASS: Final = "<-loopback>"
 
 _log = get_logger("operator_agent.guardrails")
 
-_REASONS: Final = {
-    400: "Bad Request",
-    403: "Forbidden",
-    431: "Request Header Fields Too Large",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    505: "HTTP Version Not Supported",
-}
-# Fields that describe one connection, not the message: never passed from one hop to the next.
-_HOP_BY_HOP: Final = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "te",
-        "upgrade",
-    }
-)
-_ABSOLUTE: Final = re.compile(r"(?i)(http|ws)://([^/?#]*)([^#]*)(?:#.*)?")
 # How long an ended tunnel direction waits for the other one to end after its last byte.
 _HALF_CLOSE_GRACE_S: Final = 30.0
 _CLOSE_TIMEOUT_S: Final = 5.0
+_LINGER_S: Final = 1.0
 _connection_ids = itertools.count(1)
 
 
@@ -226,8 +207,8 @@ class DomainProxy:
             writer.transport.abort()
             return
         if len(self._tasks) >= self.max_connections:
-            writer.write(_error_response(503, "too many connections to the domain proxy"))
-            await _close_writer(writer, abort=False)
+            writer.write(error_response(503, "too many connections to the domain proxy"))
+            await _close_gently(reader, writer)
             return
         self._tasks.add(task)
         connection = _Connection(proxy=self, reader=reader, writer=writer)
@@ -277,11 +258,11 @@ class _Connection:
 
     async def close(self) -> None:
         await self._drop_upstream()
-        await _close_writer(self._writer, abort=False)
+        await _close_gently(self._reader, self._writer)
 
     async def _refuse(self, status: int, reason: str) -> None:
         self._log.debug("domain proxy refused a request", status=status, reason=reason)
-        self._writer.write(_error_response(status, reason))
+        self._writer.write(error_response(status, reason))
         await self._writer.drain()
 
     async def _one_request(self) -> bool:
@@ -301,7 +282,7 @@ class _Connection:
             if head.method == "CONNECT":
                 await self._tunnel(head)
                 return False
-            scheme, host, port, authority, origin_form = _absolute_target(head.target)
+            scheme, host, port, authority, origin_form = absolute_target(head.target)
             framing = request_framing(head.headers)
         except MalformedMessage as exc:
             await self._refuse(exc.status, exc.reason)
@@ -310,6 +291,7 @@ class _Connection:
         if not self._proxy._allowed(host, url, "host not allowed (domain proxy)"):
             await self._refuse(403, f"{host} is not among the allowed domains")
             return False
+        self._log.debug("domain proxy request", method=head.method, url=url)
         return await self._forward(head, host, port, authority, origin_form, framing)
 
     # -- CONNECT -----------------------------------------------------------------------------
@@ -323,6 +305,7 @@ class _Connection:
         upstream = await self._connect(host, port)
         if upstream is None:
             return
+        self._log.debug("domain proxy tunnel", host=host, port=port)
         self._writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await self._writer.drain()
         await _pipe(self._reader, self._writer, upstream.reader, upstream.writer)
@@ -351,9 +334,9 @@ class _Connection:
     async def _forward(
         self, head: RequestHead, host: str, port: int, authority: str, origin_form: str, framing: Framing
     ) -> bool:
-        client_keep_alive = _keeps_alive(head.version, head.headers)
+        client_keep_alive = keeps_alive(head.version, head.headers)
         upgrade = "upgrade" in head.headers.tokens("connection") and bool(head.headers.get_all("upgrade"))
-        request = _render_request(head, authority, origin_form, keep_alive=client_keep_alive, upgrade=upgrade)
+        request = render_request(head, authority, origin_form, keep_alive=client_keep_alive, upgrade=upgrade)
         for attempt in (1, 2):
             upstream = self._upstream
             if upstream is not None and not (
@@ -374,6 +357,10 @@ class _Connection:
                 body.add_done_callback(functools.partial(_abort_on_error, writer=upstream.writer))
             try:
                 response = await self._response_head(upstream, head.method)
+            except TimeoutError:  # an OSError too: caught first
+                await _cancel(body)
+                await self._refuse(504, f"{host}:{port} did not answer in time")
+                return False
             except (ConnectionError, asyncio.IncompleteReadError, OSError):
                 if body is None and reused and attempt == 1:
                     # The server closed a kept-alive connection as the request went out: try a new one.
@@ -385,10 +372,6 @@ class _Connection:
             except MalformedMessage as exc:
                 await _cancel(body)
                 await self._refuse(exc.status, exc.reason)
-                return False
-            except TimeoutError:
-                await _cancel(body)
-                await self._refuse(504, f"{host}:{port} did not answer in time")
                 return False
             try:
                 return await self._relay_response(head, response, upstream, body, client_keep_alive, upgrade)
@@ -427,11 +410,15 @@ class _Connection:
             await self._writer.drain()
             await _pipe(self._reader, self._writer, upstream.reader, upstream.writer)
             return False
-        framing = response_framing(head.method, response.status, response.headers)
+        try:
+            framing = response_framing(head.method, response.status, response.headers)
+        except MalformedMessage as exc:
+            await self._refuse(exc.status, exc.reason)
+            return False
         keep_alive = client_keep_alive and framing.kind != "close"
-        self._writer.write(_render_response(response, framing, keep_alive=keep_alive, version=head.version))
+        self._writer.write(render_response(response, framing, keep_alive=keep_alive, version=head.version))
         await copy_body(upstream.reader, self._writer, framing, status=502)
-        if not _keeps_alive(response.version, response.headers) or framing.kind == "close":
+        if not keeps_alive(response.version, response.headers) or framing.kind == "close":
             await self._drop_upstream()
         if body is not None:
             # The request body normally ended before the response; if the server answered early,
@@ -441,74 +428,6 @@ class _Connection:
                 await self._drop_upstream()
                 return False
         return keep_alive
-
-
-def _absolute_target(target: str) -> tuple[str, str, int, str, str]:
-    """``(scheme, host, port, authority, origin_form)`` of an absolute-form request target."""
-    match = _ABSOLUTE.fullmatch(target)
-    if match is None:
-        raise MalformedMessage(400, f"request target must be an absolute http:// URL, got {target[:120]!r}")
-    scheme, authority, rest = match.group(1).lower(), match.group(2), match.group(3)
-    if "@" in authority:
-        raise MalformedMessage(400, "request target with user information")
-    host, port = parse_authority(authority, default_port=80)
-    origin_form = rest if rest.startswith("/") else "/" + rest
-    return scheme, host, port, authority, origin_form
-
-
-def _keeps_alive(version: str, headers: Headers) -> bool:
-    tokens = headers.tokens("connection")
-    if version == "HTTP/1.0":
-        return "keep-alive" in tokens and "close" not in tokens
-    return "close" not in tokens
-
-
-def _hop_by_hop(headers: Headers) -> set[str]:
-    return set(_HOP_BY_HOP) | set(headers.tokens("connection"))
-
-
-def _render_request(
-    head: RequestHead, authority: str, origin_form: str, *, keep_alive: bool, upgrade: bool
-) -> bytes:
-    fields = head.headers.without(_hop_by_hop(head.headers) | {"host"})
-    lines = [f"{head.method} {origin_form} {head.version}", f"Host: {authority}"]
-    lines += [f"{name}: {value}" for name, value in fields]
-    if upgrade:
-        lines += [f"Upgrade: {value}" for value in head.headers.get_all("upgrade")]
-        lines.append("Connection: Upgrade")
-    elif not keep_alive:
-        lines.append("Connection: close")
-    elif head.version == "HTTP/1.0":
-        lines.append("Connection: keep-alive")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _render_response(response: ResponseHead, framing: Framing, *, keep_alive: bool, version: str) -> bytes:
-    dropped = _hop_by_hop(response.headers)
-    if framing.kind == "chunked":
-        dropped.add("content-length")  # Transfer-Encoding wins; never pass both on
-    # A proxy speaks its own protocol version on each hop: an HTTP/1.0 server's status line
-    # would make the browser close a connection the proxy keeps alive.
-    status_line = f"{version} {response.status} {response.reason}"
-    lines = [status_line] + [f"{name}: {value}" for name, value in response.headers.without(dropped)]
-    if not keep_alive:
-        lines.append("Connection: close")
-    elif version == "HTTP/1.0":
-        lines.append("Connection: keep-alive")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _error_response(status: int, reason: str) -> bytes:
-    body = f"operator-agent domain proxy: {reason}\n".encode("utf-8", "replace")
-    head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n"
-        # A refused navigation shows this text; it must not load anything (not even a favicon).
-        "Content-Security-Policy: default-src 'none'\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
 
 
 def _abort_on_error(task: asyncio.Task[None], *, writer: asyncio.StreamWriter) -> None:
@@ -535,6 +454,24 @@ async def _close_writer(writer: asyncio.StreamWriter, *, abort: bool) -> None:
     with contextlib.suppress(Exception, TimeoutError):
         async with asyncio.timeout(_CLOSE_TIMEOUT_S):
             await writer.wait_closed()
+
+
+async def _close_gently(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close a client connection so that an answer written just before reaches the client.
+
+    Closing a socket with unread bytes from the peer (the rest of a refused request) resets the
+    connection, and the client may lose the answer; so the proxy says it is done sending and
+    reads what is left for a moment first.
+    """
+    if writer.is_closing():
+        return
+    with contextlib.suppress(Exception, TimeoutError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(_LINGER_S):
+            while await reader.read(CHUNK):
+                pass
+    await _close_writer(writer, abort=False)
 
 
 async def _pipe(

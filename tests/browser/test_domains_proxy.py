@@ -26,7 +26,14 @@ from operator_agent.browser import BrowserSession
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.guardrails.proxy import DomainProxy
 from operator_agent.testing.site_server import LocalServer
-from tests.browser.domain_servers import Listener, TwoSites, UdpListener, socket_handler
+from tests.browser.domain_servers import (
+    Hits,
+    Listener,
+    TwoSites,
+    UdpListener,
+    recording_handler,
+    socket_handler,
+)
 
 UPLOADER = """
 <form method=post enctype=multipart/form-data action="/chain?code=307" target=_blank>
@@ -195,9 +202,11 @@ async def test_web_rtc_sends_no_udp_and_its_tcp_goes_through_the_proxy(
 ) -> None:
     udp = UdpListener()
     tcp = Listener()
+    ice_tcp = Listener()
     try:
         page_html = f"""<script>
-          // A STUN and a TURN-over-TCP server on the other host, and a peer said to be there.
+          // A STUN and a TURN-over-TCP server on the other host, and a peer said to be there
+          // (over UDP and over TCP).
           const servers = [
             {{urls: "stun:127.0.0.2:{udp.port}"}},
             {{urls: "turn:127.0.0.2:{tcp.port}?transport=tcp", username: "u", credential: "p"}},
@@ -214,6 +223,10 @@ async def test_web_rtc_sends_no_udp_and_its_tcp_goes_through_the_proxy(
               candidate: "candidate:1 1 udp 2122260223 127.0.0.2 {udp.port} typ host",
               sdpMid: "0", sdpMLineIndex: 0,
             }});
+            await a.addIceCandidate({{
+              candidate: "candidate:2 1 tcp 2122260223 127.0.0.2 {ice_tcp.port} typ host tcptype passive",
+              sdpMid: "0", sdpMLineIndex: 0,
+            }});
             document.title = "started";
           }})();
         </script>"""
@@ -224,37 +237,52 @@ async def test_web_rtc_sends_no_udp_and_its_tcp_goes_through_the_proxy(
             )
             await run_context.page.goto(sites.ok.url + "/rtc")
             await run_context.page.wait_for_function("document.title === 'started'")
-            await _eventually(lambda: bool(allow.blocked), "the TURN connection to be refused")
+            await _eventually(lambda: len(allow.blocked) == 2, "both TCP connections to be refused")
             await asyncio.sleep(1.5)  # STUN and connectivity checks would have gone out by now
 
             assert udp.datagrams == 0
             assert tcp.connections == []
-            assert allow.take_blocked() == [f"127.0.0.2:{tcp.port}"]
+            assert ice_tcp.connections == []
+            assert sorted(allow.take_blocked()) == sorted(
+                [f"127.0.0.2:{tcp.port}", f"127.0.0.2:{ice_tcp.port}"]
+            )
     finally:
         udp.close()
         tcp.close()
+        ice_tcp.close()
 
 
-async def test_web_transport_opens_no_connection(browser_session: BrowserSession, sites: Sites) -> None:
-    # Chromium does not carry WebTransport (QUIC) through an HTTP proxy: no datagram leaves.
+async def test_web_transport_opens_no_connection_through_the_proxy(browser_session: BrowserSession) -> None:
+    # Chromium does not carry WebTransport (QUIC) through an HTTP proxy. The proxy alone is
+    # tested: request interception (the routing layer) makes the handshake fail by itself.
     udp = UdpListener()
+    page = f"""<script>
+      const transport = new WebTransport("https://127.0.0.2:{udp.port}/");
+      transport.ready.then(() => {{ document.title = "open"; }}, () => {{ document.title = "failed"; }});
+    </script>"""
+    hits = Hits()
+    allow = DomainAllowlist.of(["127.0.0.1", "127.0.0.2"])
     try:
-        page_html = f"""<script>
-          const transport = new WebTransport("https://127.0.0.2:{udp.port}/");
-          transport.ready.then(() => {{ document.title = "open"; }}, (error) => {{ document.title = "failed"; }});
-        </script>"""
-        allow = DomainAllowlist.of(["127.0.0.1"])
-        async with await browser_session.new_context(allowlist=allow) as run_context:
-            await run_context.context.route(
-                sites.ok.url + "/transport",
-                lambda route: route.fulfill(body=page_html, content_type="text/html"),
-            )
-            await run_context.page.goto(sites.ok.url + "/transport")
-            await run_context.page.wait_for_function("document.title !== ''")
-            await asyncio.sleep(0.5)
+        with LocalServer(handler=recording_handler(hits, lambda m, p, b: (200, {}, page.encode()))) as site:
+            async with allow.proxy() as proxy:
+                context = await browser_session.browser.new_context(proxy=proxy.settings())
+                try:
+                    tab = await context.new_page()
+                    await tab.goto(site.url + "/transport")
+                    await tab.wait_for_function("document.title === 'failed'")
+                    await asyncio.sleep(1.0)
+                    assert udp.datagrams == 0
+                finally:
+                    await context.close()
 
-            assert await run_context.page.title() == "failed"
-            assert udp.datagrams == 0
+            # What the proxy prevents: without it, the handshake's datagrams go out.
+            context = await browser_session.browser.new_context()
+            try:
+                tab = await context.new_page()
+                await tab.goto(site.url + "/transport")
+                await _eventually(lambda: udp.datagrams > 0, "the handshake to be sent")
+            finally:
+                await context.close()
     finally:
         udp.close()
 

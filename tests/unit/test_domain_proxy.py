@@ -159,7 +159,7 @@ async def test_a_silent_client_is_disconnected_after_the_idle_timeout(proxy: Dom
     async with asyncio.timeout(TIMEOUT_S):
         assert await reader.read() == b""
     writer.close()
-    assert proxy.connections == 0
+    await _no_connections_left(proxy)
 
 
 async def test_a_server_that_cannot_be_reached_gets_the_client_a_502(
@@ -178,23 +178,73 @@ async def test_a_server_that_cannot_be_reached_gets_the_client_a_502(
     assert recorder.blocked == []
 
 
-async def test_a_server_that_answers_garbage_gets_the_client_a_502(proxy: DomainProxy) -> None:
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", b"malformed status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", b"invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", b"folded header field"),
+    ],
+)
+async def test_a_server_that_answers_garbage_gets_the_client_a_502(
+    proxy: DomainProxy, answer: bytes, why: bytes
+) -> None:
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        writer.write(answer)
         await writer.drain()
         writer.close()
 
     server = await asyncio.start_server(garbage, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        answer, closed = await _exchange(proxy, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n".encode())
+        relayed, closed = await _exchange(proxy, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n".encode())
     finally:
         server.close()
 
-    assert _status(answer) == 502
-    assert b"malformed status line" in answer
+    assert _status(relayed) == 502
+    assert why in relayed
     assert closed
+
+
+async def test_a_server_that_does_not_answer_in_time_gets_the_client_a_504(recorder: Recorder) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with DomainProxy(
+            allows_host=recorder.allows_host, on_block=recorder.on_block, response_timeout_s=0.3
+        ) as proxy:
+            answer, closed = await _exchange(proxy, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n".encode())
+    finally:
+        server.close()
+
+    assert _status(answer) == 504
+    assert closed
+
+
+async def test_connections_beyond_the_limit_are_answered_503(recorder: Recorder) -> None:
+    async with DomainProxy(
+        allows_host=recorder.allows_host, on_block=recorder.on_block, max_connections=1
+    ) as proxy:
+        _, first = await asyncio.open_connection("127.0.0.1", proxy.port)
+        await asyncio.sleep(0.1)
+        answer, closed = await _exchange(proxy, b"GET http://127.0.0.1:9/ HTTP/1.1\r\n\r\n")
+        first.close()
+
+    assert _status(answer) == 503
+    assert closed
+    assert recorder.checked == []
+
+
+async def _no_connections_left(proxy: DomainProxy) -> None:
+    for _ in range(int(TIMEOUT_S / 0.02)):
+        if not proxy.connections:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{proxy.connections} connections still open")
 
 
 async def _still_serving(proxy: DomainProxy) -> None:
