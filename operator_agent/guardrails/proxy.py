@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -40,7 +41,7 @@ from typing import Final
 
 from playwright.async_api import ProxySettings
 
-from operator_agent.errors import BrowserError
+from operator_agent.errors import BrowserError, ConfigurationError
 from operator_agent.guardrails._http1 import (
     CHUNK,
     MAX_HEAD_BYTES,
@@ -115,6 +116,15 @@ class DomainProxy:
         response_timeout_s: float = 300.0,
         max_connections: int = 512,
     ) -> None:
+        for name, value in (
+            ("connect_timeout_s", connect_timeout_s),
+            ("idle_timeout_s", idle_timeout_s),
+            ("response_timeout_s", response_timeout_s),
+        ):
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"DomainProxy {name} must be a positive duration, got {value}")
+        if max_connections < 1:
+            raise ConfigurationError(f"DomainProxy max_connections must be at least 1, got {max_connections}")
         self._allows_host = allows_host
         self._on_block = on_block
         self.connect_timeout_s = connect_timeout_s
@@ -206,20 +216,24 @@ class DomainProxy:
         if task is None or self._closed:  # pragma: no cover - start_server always runs us in a task
             writer.transport.abort()
             return
-        if len(self._tasks) >= self.max_connections:
-            writer.write(error_response(503, "too many connections to the domain proxy"))
-            await _close_gently(reader, writer)
-            return
+        busy = len(self._tasks) >= self.max_connections
         self._tasks.add(task)
         connection = _Connection(proxy=self, reader=reader, writer=writer)
+        # Nothing escapes: on Python 3.11, asyncio's stream callback logs whatever a handler
+        # raises as an error, its cancellation by close() included.
         try:
-            await connection.serve()
+            if busy:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await connection.refuse(503, "too many connections to the domain proxy")
+            else:
+                await connection.serve()
+            await connection.close()
         except asyncio.CancelledError:
-            # Only close() cancels: the connection ends here (re-raising would make asyncio's
-            # stream callback log the cancellation as an error on Python 3.11).
+            connection.abort()  # close() is shutting the proxy down: no waiting for anyone
+        except Exception:
+            _log.exception("domain proxy connection failed")
             connection.abort()
         finally:
-            await connection.close()
             self._tasks.discard(task)
 
     def _allowed(self, host: str, blocked: str, why: str) -> bool:
@@ -260,7 +274,8 @@ class _Connection:
         await self._drop_upstream()
         await _close_gently(self._reader, self._writer)
 
-    async def _refuse(self, status: int, reason: str) -> None:
+    async def refuse(self, status: int, reason: str) -> None:
+        """Answer the client with an error of the proxy's own (the connection is then closed)."""
         self._log.debug("domain proxy refused a request", status=status, reason=reason)
         self._writer.write(error_response(status, reason))
         await self._writer.drain()
@@ -273,7 +288,7 @@ class _Connection:
         except TimeoutError:
             return False
         except MalformedMessage as exc:
-            await self._refuse(exc.status, exc.reason)
+            await self.refuse(exc.status, exc.reason)
             return False
         if raw is None:
             return False
@@ -285,11 +300,11 @@ class _Connection:
             scheme, host, port, authority, origin_form = absolute_target(head.target)
             framing = request_framing(head.headers)
         except MalformedMessage as exc:
-            await self._refuse(exc.status, exc.reason)
+            await self.refuse(exc.status, exc.reason)
             return False
         url = f"{scheme}://{authority}{origin_form}"
         if not self._proxy._allowed(host, url, "host not allowed (domain proxy)"):
-            await self._refuse(403, f"{host} is not among the allowed domains")
+            await self.refuse(403, f"{host} is not among the allowed domains")
             return False
         self._log.debug("domain proxy request", method=head.method, url=url)
         return await self._forward(head, host, port, authority, origin_form, framing)
@@ -300,7 +315,7 @@ class _Connection:
         host, port = parse_authority(head.target, default_port=None)
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if not self._proxy._allowed(host, authority, "tunnel to a host not allowed (domain proxy)"):
-            await self._refuse(403, f"{host} is not among the allowed domains")
+            await self.refuse(403, f"{host} is not among the allowed domains")
             return
         upstream = await self._connect(host, port)
         if upstream is None:
@@ -318,10 +333,10 @@ class _Connection:
             async with asyncio.timeout(self._proxy.connect_timeout_s):
                 reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD_BYTES)
         except TimeoutError:
-            await self._refuse(504, f"connecting to {host}:{port} timed out")
+            await self.refuse(504, f"connecting to {host}:{port} timed out")
             return None
         except OSError as exc:
-            await self._refuse(502, f"could not connect to {host}:{port}: {exc.strerror or exc}")
+            await self.refuse(502, f"could not connect to {host}:{port}: {exc.strerror or exc}")
             return None
         self._upstream = _Upstream(host=host, port=port, reader=reader, writer=writer)
         return self._upstream
@@ -356,24 +371,25 @@ class _Connection:
                 # A client that stops mid-body: end the server's side too, so the wait below ends.
                 body.add_done_callback(functools.partial(_abort_on_error, writer=upstream.writer))
             try:
-                response = await self._response_head(upstream, head.method)
-            except TimeoutError:  # an OSError too: caught first
-                await _cancel(body)
-                await self._refuse(504, f"{host}:{port} did not answer in time")
-                return False
-            except (ConnectionError, asyncio.IncompleteReadError, OSError):
-                if body is None and reused and attempt == 1:
-                    # The server closed a kept-alive connection as the request went out: try a new one.
-                    await self._drop_upstream()
-                    continue
-                await _cancel(body)
-                await self._refuse(502, f"{host}:{port} closed the connection without a response")
-                return False
-            except MalformedMessage as exc:
-                await _cancel(body)
-                await self._refuse(exc.status, exc.reason)
-                return False
-            try:
+                try:
+                    response = await self._response_head(upstream, head.method)
+                except TimeoutError:  # an OSError too: caught first
+                    await self.refuse(504, f"{host}:{port} did not answer in time")
+                    return False
+                except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                    client_fault = _malformed(body)
+                    if client_fault is not None:  # the request body was cut off for this
+                        await self.refuse(client_fault.status, client_fault.reason)
+                        return False
+                    if body is None and reused and attempt == 1:
+                        # The server closed a kept-alive connection as the request went out: again.
+                        await self._drop_upstream()
+                        continue
+                    await self.refuse(502, f"{host}:{port} closed the connection without a response")
+                    return False
+                except MalformedMessage as exc:
+                    await self.refuse(exc.status, exc.reason)
+                    return False
                 return await self._relay_response(head, response, upstream, body, client_keep_alive, upgrade)
             finally:
                 await _cancel(body)
@@ -404,7 +420,7 @@ class _Connection:
     ) -> bool:
         if response.status == 101:
             if not upgrade:
-                await self._refuse(502, "the server switched protocols unasked")
+                await self.refuse(502, "the server switched protocols unasked")
                 return False
             self._writer.write(response.raw)
             await self._writer.drain()
@@ -413,7 +429,7 @@ class _Connection:
         try:
             framing = response_framing(head.method, response.status, response.headers)
         except MalformedMessage as exc:
-            await self._refuse(exc.status, exc.reason)
+            await self.refuse(exc.status, exc.reason)
             return False
         keep_alive = client_keep_alive and framing.kind != "close"
         self._writer.write(render_response(response, framing, keep_alive=keep_alive, version=head.version))
@@ -433,6 +449,13 @@ class _Connection:
 def _abort_on_error(task: asyncio.Task[None], *, writer: asyncio.StreamWriter) -> None:
     if not task.cancelled() and task.exception() is not None:
         writer.transport.abort()
+
+
+def _malformed(task: asyncio.Task[None] | None) -> MalformedMessage | None:
+    if task is None or not task.done() or task.cancelled():
+        return None
+    error = task.exception()
+    return error if isinstance(error, MalformedMessage) else None
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from operator_agent.errors import ConfigurationError
 from operator_agent.guardrails._http1 import (
     MAX_HEAD_BYTES,
     Framing,
@@ -207,6 +208,29 @@ async def test_a_server_that_answers_garbage_gets_the_client_a_502(
     assert closed
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabcXY0\r\n\r\n", b"3;" + b"x" * 70000 + b"\r\n"],
+    ids=["bad size", "no CRLF after data", "oversize size line"],
+)
+async def test_a_malformed_chunked_upload_is_answered_400(proxy: DomainProxy, body: bytes) -> None:
+    received: list[bytes] = []
+
+    async def patient(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read())  # waits for the whole request, which never ends
+
+    server = await asyncio.start_server(patient, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    head = f"POST http://127.0.0.1:{port}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    try:
+        answer, closed = await _exchange(proxy, head + body)
+    finally:
+        server.close()
+
+    assert _status(answer) == 400
+    assert closed
+
+
 async def test_a_server_that_does_not_answer_in_time_gets_the_client_a_504(recorder: Recorder) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()
@@ -258,6 +282,20 @@ def test_the_proxy_settings_send_loopback_hosts_through_it() -> None:
     with pytest.raises(Exception, match="not listening"):
         proxy.settings()
     assert PROXY_BYPASS == "<-loopback>"
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"connect_timeout_s": 0},
+        {"idle_timeout_s": -1},
+        {"response_timeout_s": float("nan")},
+        {"max_connections": 0},
+    ],
+)
+def test_options_out_of_range_are_refused(option: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        DomainProxy(allows_host=lambda host: True, on_block=lambda what, why: None, **option)
 
 
 async def test_a_closed_proxy_cannot_start_again() -> None:
