@@ -22,10 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.async_api import Error as PlaywrightError
 
+from operator_agent.agent import Agent
 from operator_agent.browser import BrowserSession
 from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.guardrails.proxy import DomainProxy
+from operator_agent.models import ModelRequest, ScriptedModel, tool_call
+from operator_agent.testing.outline import find_ref
 from operator_agent.testing.site_server import LocalServer
+from operator_agent.trace import StepRecord, read_trace
 from tests.browser.domain_servers import (
     Hits,
     Listener,
@@ -285,6 +289,68 @@ async def test_web_transport_opens_no_connection_through_the_proxy(browser_sessi
                 await context.close()
     finally:
         udp.close()
+
+
+async def test_an_agent_run_goes_through_the_proxy_and_the_model_is_told(
+    browser_session: BrowserSession, tmp_path: Path
+) -> None:
+    # Only the proxy sees a dedicated worker's web socket: the notice proves the run used it.
+    inside_hits: list[str] = []
+    outside_hits: list[str] = []
+    ports: dict[str, int] = {}
+
+    def page() -> str:
+        worker = f"""
+          const socket = new WebSocket("ws://127.0.0.2:{ports["outside"]}/ws");
+          socket.onopen = () => postMessage("connected");
+          socket.onerror = () => postMessage("refused");
+        """
+        return f"""<p id=out></p><button onclick="start()">Connect</button>
+          <script type=text/plain id=worker>{worker}</script><script>
+          function start() {{
+            const source = document.getElementById("worker").textContent;
+            const worker = new Worker(URL.createObjectURL(new Blob([source], {{type: "text/javascript"}})));
+            worker.onmessage = (event) => {{ document.getElementById("out").textContent = "socket " + event.data; }};
+          }}
+        </script>"""
+
+    told: list[str] = []
+
+    def noting(reply: Callable[[ModelRequest], object]) -> Callable[[ModelRequest], object]:
+        def step(request: ModelRequest) -> object:
+            told.extend(m.content for m in request.messages if "was blocked" in m.content)
+            return reply(request)
+
+        return step
+
+    model = ScriptedModel(
+        [
+            noting(
+                lambda r: tool_call(
+                    "click", ref=find_ref(r, "Connect", role="button"), irreversible=False, reason="connect"
+                )
+            ),
+            noting(lambda r: tool_call("wait_for", text="socket refused", irreversible=False, reason="wait")),
+            noting(lambda r: tool_call("done", output="the socket was refused", confidence=0.9)),
+        ]
+    )
+    with (
+        LocalServer(handler=socket_handler(inside_hits, page)) as inside,
+        LocalServer(handler=socket_handler(outside_hits, page), host="127.0.0.2") as outside,
+    ):
+        ports.update(outside=outside.port)
+        agent = Agent(
+            model=model, browser=browser_session, allowed_domains=["127.0.0.1"], trace_dir=tmp_path / "runs"
+        )
+        result = await agent.run("Connect", start_url=inside.url + "/start")
+
+    model.assert_complete()
+    assert result.status == "completed", result.reason
+    assert outside_hits == []
+    assert any(f"A request to 127.0.0.2:{outside.port} was blocked" in text for text in told)
+    steps = [r for r in read_trace(result.trace_dir or tmp_path) if isinstance(r, StepRecord)]
+    assert any(f"127.0.0.2:{outside.port}" in event for step in steps for event in step.events)
+    assert browser_session.contexts == []  # the run's context, and its proxy with it, closed
 
 
 async def test_the_proxy_stops_with_its_context(browser_session: BrowserSession, sites: Sites) -> None:
