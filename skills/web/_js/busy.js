@@ -3,20 +3,17 @@
 () => {
   const key = '__operatorAgentSkillsIdle';
   const now = performance.now();
-  let fresh = false;
   if (!window[key]) {
-    fresh = true;
-    const state = { last: now };
+    // Nothing was watched before now: count from the end of the load event, if it has ended, and
+    // keep counting from there (later calls must agree with this one).
+    const nav = performance.getEntriesByType('navigation')[0];
+    const loaded = document.readyState === 'complete' && nav && nav.loadEventEnd ? nav.loadEventEnd : now;
+    const state = { last: Math.min(loaded, now) };
     new MutationObserver(() => { state.last = performance.now(); })
       .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
     Object.defineProperty(window, key, { value: state, enumerable: false });
   }
-  let quietMs = now - window[key].last;
-  if (fresh) {
-    // Nothing was watched before now: count from the end of the load event, if it has ended.
-    const nav = performance.getEntriesByType('navigation')[0];
-    quietMs = document.readyState === 'complete' && nav && nav.loadEventEnd ? now - nav.loadEventEnd : 0;
-  }
+  const quietMs = now - window[key].last;
   const visible = (el) => el.checkVisibility
     ? el.checkVisibility({ visibilityProperty: true, opacityProperty: true })
     : el.getClientRects().length > 0;
