@@ -307,8 +307,11 @@ class PageWatch:
         try:
             if settled is not None:
                 after: PageState | None = settled
+            elif self._nav_requests or page.is_closed():
+                # The tab is leaving this document: the new one is read once it has loaded, below.
+                after = None
             else:
-                after = None if page.is_closed() else await page_state(page, settle=settle)
+                after = await page_state(page, settle=settle)
             if self._nav_requests and not self._committed and not page.is_closed():
                 await self._wait_for_commit(deadline)
                 # Still neither a new document nor an answer without one: it is on its way.
