@@ -30,6 +30,7 @@ __all__ = [
     "Target",
     "count_or_zero",
     "element_facts",
+    "evaluate_element",
     "evaluate_if_one",
     "evaluate_on",
     "find_now",
@@ -345,9 +346,11 @@ _IF_ONE_WITH_STATE_JS = _if_one(_FACTS_JS, with_state=True)
 # An attribute selector such as the refs' ``[data-oa-ref="e3"]``, which the page can query itself.
 _PLAIN_ATTRIBUTE = re.compile(r'\[[\w-]+="[^"\\]*"\]')
 
-# :data:`_IF_ONE_WITH_STATE_JS` on what the CSS selector matches in the document and every open
-# shadow root inside it (as Playwright's CSS engine does), in one page evaluation.
-_DEEP_IF_ONE_WITH_STATE_JS = f"""
+
+def _deep(if_one: str) -> str:
+    """``if_one`` (``(elements, arg) => ...``) on what a CSS selector matches in the document and
+    every open shadow root inside it (as Playwright's CSS engine does): ``([selector, arg]) => ...``."""
+    return f"""
 ([selector, arg]) => {{
   const elements = [];
   const visit = (root) => {{
@@ -358,9 +361,26 @@ _DEEP_IF_ONE_WITH_STATE_JS = f"""
     }}
   }};
   visit(document);
-  return ({_IF_ONE_WITH_STATE_JS})(elements, arg);
+  return ({if_one})(elements, arg);
 }}
 """
+
+
+_DEEP_IF_ONE_WITH_STATE_JS = _deep(_IF_ONE_WITH_STATE_JS)
+
+
+async def evaluate_element(element: ElementRef, script: str, arg: Any = None, *, timeout_ms: float) -> Any:
+    """:func:`evaluate_on` for an element ref: run ``script`` (``(element, arg) => ...``) on it.
+
+    A stamped element (the usual ref, an attribute selector) is found by the page's own query in
+    the same evaluation, which is quicker than Playwright's selector engine; anything else, or
+    anything but exactly one match, goes through :func:`evaluate_on`.
+    """
+    if _PLAIN_ATTRIBUTE.fullmatch(element.selector):
+        raw: dict[str, Any] = await element.frame.evaluate(_deep(_if_one(script)), [element.selector, arg])
+        if int(raw["count"]) == 1:
+            return raw.get("value")
+    return await evaluate_on(element.locator(), script, arg, timeout_ms=timeout_ms)
 
 
 @dataclass(frozen=True, slots=True)

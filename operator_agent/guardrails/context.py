@@ -15,7 +15,8 @@ from typing import Any, Final
 
 from playwright.async_api import ElementHandle, JSHandle, Locator
 
-from operator_agent.act.targets import evaluate_on
+from operator_agent.act.targets import evaluate_element, evaluate_on
+from operator_agent.observe.refs import ElementRef
 
 __all__ = [
     "Control",
@@ -438,13 +439,14 @@ def context_from_dict(data: Mapping[str, Any]) -> ElementContext:
 
 
 async def gather_context(
-    target: ElementHandle | JSHandle | Locator, *, timeout_ms: float = 2_000
+    target: ElementHandle | JSHandle | Locator | ElementRef, *, timeout_ms: float = 2_000
 ) -> ElementContext:
     """Read an element's context with one script evaluation.
 
     Args:
-        target: The element, as a handle or as a locator that finds exactly one element.
-        timeout_ms: For a locator, how long to wait for the element to be attached.
+        target: The element, as a handle, an element ref, or a locator that finds exactly one
+            element.
+        timeout_ms: For a locator or a ref, how long to wait for the element to be attached.
 
     Returns:
         The snapshot the heuristics work on.
@@ -452,7 +454,9 @@ async def gather_context(
     Raises:
         playwright.async_api.Error: If the element cannot be found (a locator times out) or is detached.
     """
-    if isinstance(target, Locator):
+    if isinstance(target, ElementRef):
+        data = await evaluate_element(target, _GATHER_JS, timeout_ms=timeout_ms)
+    elif isinstance(target, Locator):
         data = await evaluate_on(target, _GATHER_JS, timeout_ms=timeout_ms)
     else:
         data = await target.evaluate(_GATHER_JS)

@@ -325,7 +325,7 @@ class Policy(BaseModel):
         try:
             if element is not None and not selectors:
                 # The common case: one round trip, straight through the locator.
-                context = await gather_context(element.locator(), timeout_ms=_LOOKUP_TIMEOUT_MS)
+                context = await gather_context(element, timeout_ms=_LOOKUP_TIMEOUT_MS)
             else:
                 if element is not None:
                     handle = await _resolve(element)
