@@ -8,6 +8,7 @@ address, so another host for the allowlist. Each server records every request it
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import socket
@@ -250,3 +251,12 @@ class UdpListener:
         self._stop.set()
         self._thread.join()
         self._socket.close()
+
+
+async def eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
+    """Wait until ``check()`` holds (what a server received arrives on its own thread)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

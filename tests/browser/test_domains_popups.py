@@ -13,9 +13,8 @@ site) and the disallowed one on ``127.0.0.2``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +24,7 @@ from playwright.async_api import Page
 
 from operator_agent.browser import RunContext
 from operator_agent.guardrails.domains import DomainAllowlist
-from tests.browser.domain_servers import TwoSites
+from tests.browser.domain_servers import TwoSites, eventually
 
 OPENER = """
 <button onclick="window.open('{target}/chain')">open chain</button>
@@ -82,14 +81,6 @@ async def guarded(run_context: RunContext, sites: Sites) -> DomainAllowlist:
     return allow
 
 
-async def _eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _open_popup(page: Page, name: str) -> tuple[Page, str]:
     """Click ``name`` on the opener; return the popup and the URL it had when it was reported."""
     async with page.expect_popup() as popup_info:
@@ -116,7 +107,7 @@ async def test_a_popup_whose_first_load_leaves_after_two_allowed_hops_is_blocked
     page = run_context.page
     await _opener(page, sites)
     popup, _ = await _open_popup(page, name)
-    await _eventually(lambda: bool(guarded.blocked), "the hop off the allowlist to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the hop off the allowlist to be blocked")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/end"]
     assert sites.bad_hits.all() == []
@@ -156,7 +147,7 @@ async def test_a_popup_form_post_is_sent_once_with_its_body_and_its_redirects_ar
     # A 307 chain keeps the method and body on each hop; the hop that leaves is blocked.
     await _opener(page, sites)
     await _open_popup(page, "post chain")
-    await _eventually(lambda: bool(guarded.blocked), "the form's chain to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the form's chain to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/end"]
     assert [(hit.method, hit.path, hit.body) for hit in sites.ok_hits.all()] == [
         ("POST", "/chain?code=307", b"note=secret-note"),
@@ -221,8 +212,8 @@ async def test_popups_opening_at_once_each_show_their_own_page_loaded_once(
     run_context.context.on("page", lambda popup: popups.append(popup))
     with contextlib.suppress(PlaywrightError):
         await page.get_by_role("button", name="open two").click()
-    await _eventually(lambda: len(popups) == 2, "both popups to be reported")
-    await _eventually(
+    await eventually(lambda: len(popups) == 2, "both popups to be reported")
+    await eventually(
         lambda: sorted(popup.url for popup in popups) == [f"{sites.ok.url}/final?n={n}" for n in "12"],
         "each popup to show its own page",
     )

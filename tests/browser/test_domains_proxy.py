@@ -35,6 +35,7 @@ from tests.browser.domain_servers import (
     Listener,
     TwoSites,
     UdpListener,
+    eventually,
     recording_handler,
     socket_handler,
 )
@@ -64,14 +65,6 @@ class Sites(TwoSites):
 def sites() -> Iterator[Sites]:
     with Sites() as s:
         yield s
-
-
-async def _eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_loopback_hosts_go_through_the_proxy(browser_session: BrowserSession, sites: Sites) -> None:
@@ -148,7 +141,7 @@ async def test_a_page_navigated_as_soon_as_it_opens_cannot_follow_redirects_off_
         page = await run_context.context.new_page()
         with contextlib.suppress(PlaywrightError):
             await page.goto(sites.ok.url + "/chain")
-        await _eventually(lambda: bool(allow.blocked), "the hop off the allowlist to be refused")
+        await eventually(lambda: bool(allow.blocked), "the hop off the allowlist to be refused")
 
         assert sites.bad_hits.all() == []
         assert sites.ok_hits.paths() == ["/chain", "/chain2?code=302"]
@@ -171,7 +164,7 @@ async def test_a_popup_upload_forms_first_load_cannot_follow_redirects_off_the_a
         with contextlib.suppress(PlaywrightError):
             await page.get_by_role("button", name="upload").click()
         end = f"{sites.bad.url}/end"
-        await _eventually(lambda: end in allow.blocked, "the hop off the allowlist to be refused")
+        await eventually(lambda: end in allow.blocked, "the hop off the allowlist to be refused")
 
         assert sites.bad_hits.all() == []
         posts = sites.ok_hits.all()
@@ -241,7 +234,7 @@ async def test_web_rtc_sends_no_udp_and_its_tcp_goes_through_the_proxy(
             )
             await run_context.page.goto(sites.ok.url + "/rtc")
             await run_context.page.wait_for_function("document.title === 'started'")
-            await _eventually(lambda: len(allow.blocked) == 2, "both TCP connections to be refused")
+            await eventually(lambda: len(allow.blocked) == 2, "both TCP connections to be refused")
             await asyncio.sleep(1.5)  # STUN and connectivity checks would have gone out by now
 
             assert udp.datagrams == 0
@@ -284,7 +277,7 @@ async def test_web_transport_opens_no_connection_through_the_proxy(browser_sessi
             try:
                 tab = await context.new_page()
                 await tab.goto(site.url + "/transport")
-                await _eventually(lambda: udp.datagrams > 0, "the handshake to be sent")
+                await eventually(lambda: udp.datagrams > 0, "the handshake to be sent")
             finally:
                 await context.close()
     finally:

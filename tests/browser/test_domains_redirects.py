@@ -7,9 +7,8 @@ that the disallowed server received nothing, and that the block was recorded for
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +22,7 @@ from operator_agent.guardrails.domains import DomainAllowlist
 from operator_agent.models import ModelRequest, ScriptedModel, tool_call
 from operator_agent.testing.outline import find_ref
 from operator_agent.trace import StepRecord, read_trace
-from tests.browser.domain_servers import TwoSites
+from tests.browser.domain_servers import TwoSites, eventually
 
 # A 1x1 transparent PNG.
 PIXEL = bytes.fromhex(
@@ -115,14 +114,6 @@ async def guarded(run_context: RunContext, sites: Sites) -> DomainAllowlist:
     return allow
 
 
-async def _eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _submit(page: Page, button: str = "Continue") -> None:
     # A blocked navigation makes the click's wait for it fail; the outcome is asserted on the servers.
     with contextlib.suppress(PlaywrightError):
@@ -143,7 +134,7 @@ async def test_form_post_redirected_off_the_allowlist_is_blocked(
     page = run_context.page
     await page.goto(f"{sites.ok.url}/form?code={code}")
     await _submit(page)
-    await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
+    await eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/post"]
     assert sites.bad_hits.requests() == []
@@ -162,7 +153,7 @@ async def test_multipart_post_with_a_file_redirected_off_the_allowlist_is_blocke
     await page.goto(f"{sites.ok.url}/upload?code={code}")
     await page.set_input_files("input[type=file]", upload)
     await _submit(page)
-    await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
+    await eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/upload"]
     assert sites.bad_hits.requests() == []
@@ -193,7 +184,7 @@ async def test_a_redirect_chain_is_blocked_at_the_hop_that_leaves(
     # allowed -> allowed -> allowed -> disallowed, as a page load.
     with contextlib.suppress(PlaywrightError):
         await page.goto(sites.ok.url + "/in/chain")
-    await _eventually(lambda: page.url.startswith("chrome-error:"), "the error page")
+    await eventually(lambda: page.url.startswith("chrome-error:"), "the error page")
     assert guarded.take_blocked() == [f"{sites.bad.url}/chain-end"]
     assert sites.ok_hits.paths() == ["/in/chain", "/chain?code=302", "/out/chain-end?code=302"]
 
@@ -202,7 +193,7 @@ async def test_a_redirect_chain_is_blocked_at_the_hop_that_leaves(
     await page.evaluate("document.forms[0].action = '/in/chain?code=307'")
     sites.ok_hits.clear()
     await _submit(page)
-    await _eventually(lambda: bool(guarded.blocked), "the form's chain to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the form's chain to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/chain-end"]
     assert sites.ok_hits.requests() == [
         ("POST", "/in/chain?code=307", b"note=secret-note"),
@@ -238,7 +229,7 @@ async def test_a_popup_is_guarded_before_its_sub_resources_load(
     popup = await popup_info.value
     await popup.wait_for_load_state()
 
-    await _eventually(lambda: bool(guarded.blocked), "the popup's image redirect to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the popup's image redirect to be blocked")
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-image.png"]
     assert sites.bad_hits.requests() == []
 
@@ -252,7 +243,7 @@ async def test_a_popup_whose_first_load_redirects_off_the_allowlist_is_blocked(
     await page.goto(sites.ok.url + "/opener")
     async with page.expect_popup():
         await page.get_by_role("button", name="open redirect").click()
-    await _eventually(lambda: bool(guarded.blocked), "the popup's redirect to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the popup's redirect to be blocked")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/popup-page"]
     assert sites.bad_hits.requests() == []
@@ -263,7 +254,7 @@ async def test_an_out_of_process_frame_is_guarded(
 ) -> None:
     page = run_context.page
     await page.goto(sites.ok.url + "/framed")
-    await _eventually(lambda: bool(guarded.blocked), "the frame's image redirect to be blocked")
+    await eventually(lambda: bool(guarded.blocked), "the frame's image redirect to be blocked")
 
     frame = page.frames[1]
     assert frame.url == sites.other + "/image-page"
@@ -279,7 +270,7 @@ async def test_pages_opened_later_and_cross_site_navigations_are_guarded(
     # The second allowed host is another site, loaded in another renderer process.
     await page.goto(sites.other + "/form?code=307")
     await _submit(page)
-    await _eventually(lambda: bool(guarded.blocked), "the block to be recorded")
+    await eventually(lambda: bool(guarded.blocked), "the block to be recorded")
 
     assert guarded.take_blocked() == [f"{sites.bad.url}/post"]
     assert sites.bad_hits.requests() == []
