@@ -265,14 +265,15 @@ class ActionExecutor:
                 try:
                     page = self._tabs.page
                     self._tracker(page)
-                    if seen is not None and isinstance(ref, str) and in_main_frame(refs, ref, page):
-                        element = refs.resolve(ref)
-                        self._found = Target(element=element, locator=element.locator(), facts=seen.facts)
-                        before = seen.state if seen.state is not None else await page_state(page)
-                        watch = PageWatch.start_from(self._tabs, before=before)
-                    elif isinstance(ref, str) and in_main_frame(refs, ref, page):
-                        # The element shares the page's window: one call finds it and snapshots the page.
-                        self._found, before = await find_now_with_state(refs, ref)
+                    if isinstance(ref, str) and in_main_frame(refs, ref, page):
+                        # The element shares the page's window: one call finds it and snapshots the
+                        # page, unless its finder did that a moment ago.
+                        if seen is not None:
+                            element = refs.resolve(ref)
+                            self._found = Target(element=element, locator=element.locator(), facts=seen.facts)
+                            before = seen.state
+                        else:
+                            self._found, before = await find_now_with_state(refs, ref)
                         if before is None:
                             before = await page_state(page)
                         watch = PageWatch.start_from(self._tabs, before=before)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import time
@@ -125,19 +126,14 @@ async def find_now_with_state(refs: RefMap, ref: str) -> tuple[Target | None, Pa
     element = refs.get(ref)
     if element is None or element.frame.is_detached():
         return None, None
-    own = element.locator()
     try:
-        if _PLAIN_ATTRIBUTE.fullmatch(element.selector):
-            # A stamp (the usual ref): the page's own query is quicker than Playwright's selector engine.
-            raw = await element.frame.evaluate(_DEEP_IF_ONE_WITH_STATE_JS, [element.selector, FILLABLE_CSS])
-        else:
-            raw = await own.evaluate_all(_IF_ONE_WITH_STATE_JS, FILLABLE_CSS)
+        raw = await _if_one_on(element, _IF_ONE_WITH_STATE_JS, FILLABLE_CSS)
     except PlaywrightError:
         return None, None
     state = state_from(raw["state"])
     if int(raw["count"]) != 1:
         return None, state
-    return Target(element=element, locator=own, facts=ElementFacts(**raw["value"])), state
+    return Target(element=element, locator=element.locator(), facts=ElementFacts(**raw["value"])), state
 
 
 async def resolve_target(refs: RefMap, ref: str, *, wait_s: float = 1.0) -> Target:
@@ -300,6 +296,7 @@ FILLABLE_CSS = (
 )
 
 
+@functools.cache
 def _if_one(script: str, *, with_state: bool = False) -> str:
     """``(elements, arg) => {count, value?, state?}``: runs ``script`` on the element if there is one."""
     state = f", state: ({STATE_JS.strip()})()" if with_state else ""
@@ -347,6 +344,7 @@ _IF_ONE_WITH_STATE_JS = _if_one(_FACTS_JS, with_state=True)
 _PLAIN_ATTRIBUTE = re.compile(r'\[[\w-]+="[^"\\]*"\]')
 
 
+@functools.cache
 def _deep(if_one: str) -> str:
     """``if_one`` (``(elements, arg) => ...``) on what a CSS selector matches in the document and
     every open shadow root inside it (as Playwright's CSS engine does): ``([selector, arg]) => ...``."""
@@ -366,21 +364,30 @@ def _deep(if_one: str) -> str:
 """
 
 
-_DEEP_IF_ONE_WITH_STATE_JS = _deep(_IF_ONE_WITH_STATE_JS)
+async def _if_one_on(element: ElementRef, if_one: str, arg: Any) -> dict[str, Any]:
+    """Run an :func:`_if_one` script on what the ref's selector matches in its frame.
+
+    A stamp (the usual ref, an attribute selector) is looked up by the page's own query, in the
+    same evaluation, which is quicker than Playwright's selector engine; any other selector goes
+    through the engine.
+    """
+    if _PLAIN_ATTRIBUTE.fullmatch(element.selector):
+        raw: dict[str, Any] = await element.frame.evaluate(_deep(if_one), [element.selector, arg])
+    else:
+        raw = await element.locator().evaluate_all(if_one, arg)
+    return raw
 
 
 async def evaluate_element(element: ElementRef, script: str, arg: Any = None, *, timeout_ms: float) -> Any:
     """:func:`evaluate_on` for an element ref: run ``script`` (``(element, arg) => ...``) on it.
 
-    A stamped element (the usual ref, an attribute selector) is found by the page's own query in
-    the same evaluation, which is quicker than Playwright's selector engine; anything else, or
-    anything but exactly one match, goes through :func:`evaluate_on`.
+    One evaluation when exactly one element matches (a stamp is found by the page's own query);
+    otherwise ``Locator.evaluate`` (its wait, its strictness error).
     """
-    if _PLAIN_ATTRIBUTE.fullmatch(element.selector):
-        raw: dict[str, Any] = await element.frame.evaluate(_deep(_if_one(script)), [element.selector, arg])
-        if int(raw["count"]) == 1:
-            return raw.get("value")
-    return await evaluate_on(element.locator(), script, arg, timeout_ms=timeout_ms)
+    raw = await _if_one_on(element, _if_one(script), arg)
+    if int(raw["count"]) == 1:
+        return raw.get("value")
+    return await element.locator().evaluate(script, arg, timeout=timeout_ms)
 
 
 @dataclass(frozen=True, slots=True)
