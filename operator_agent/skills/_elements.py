@@ -105,7 +105,7 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> tuple
     frames = locator.page.frames
     if len(frames) == 1:
         # One frame (most pages): the element is in it, so no handle is needed to learn where.
-        return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms, seeing=True)
+        return await _stamp(locator, frames[0], ref=ref, timeout_ms=timeout_ms, with_seen=True)
     try:
         handle = await handle_of(locator, timeout_ms=timeout_ms)
     except PlaywrightError as exc:
@@ -119,7 +119,9 @@ async def element_ref(locator: Locator, *, ref: str, timeout_ms: float) -> tuple
             await handle.dispose()
     if frame is None:
         raise ElementNotFoundError("the element is not inside a frame any more", tried=[])
-    return await _stamp(locator, frame, ref=ref, timeout_ms=timeout_ms, seeing=frame == frame.page.main_frame)
+    return await _stamp(
+        locator, frame, ref=ref, timeout_ms=timeout_ms, with_seen=frame == frame.page.main_frame
+    )
 
 
 def _gone(exc: PlaywrightError) -> ElementNotFoundError:
@@ -133,11 +135,11 @@ DESCRIBE_SEEING_JS = seeing(DESCRIBE_JS)
 
 
 async def _stamp(
-    locator: Locator, frame: Frame, *, ref: str, timeout_ms: float, seeing: bool
+    locator: Locator, frame: Frame, *, ref: str, timeout_ms: float, with_seen: bool
 ) -> tuple[ElementRef, Seen | None]:
     async def describe(force: bool) -> tuple[dict[str, Any], Seen | None]:
         arg = [REF_ATTRIBUTE, SECRET_ATTRIBUTE, ref, force]
-        both = await evaluate_on(locator, DESCRIBE_SEEING_JS, [arg, seeing], timeout_ms=timeout_ms)
+        both = await evaluate_on(locator, DESCRIBE_SEEING_JS, [arg, with_seen], timeout_ms=timeout_ms)
         return both["value"], seen_from(both["seen"])
 
     try:

@@ -107,6 +107,8 @@ class StepRunner:
 
     async def element(self, target: Target) -> ElementRef:
         """The element ref for a target, stamping a located element with a ref of its own."""
+        if isinstance(target, ElementRef):
+            return target
         element, _ = await self._element_seen(target)
         return element
 
