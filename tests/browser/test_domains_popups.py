@@ -96,8 +96,7 @@ async def _open_popup(page: Page, name: str) -> tuple[Page, str]:
 
 async def _opener(page: Page, sites: Sites, *, at: str | None = None, target: str | None = None) -> None:
     await page.goto(f"{at or sites.ok.url}/opener?target={target or sites.ok.url}")
-    sites.ok_hits.clear()
-    sites.bad_hits.clear()
+    sites.clear()
 
 
 @pytest.mark.parametrize("name", ["open chain", "link chain"])

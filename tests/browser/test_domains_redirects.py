@@ -107,8 +107,7 @@ def sites() -> Iterator[Sites]:
 
 @pytest.fixture
 async def guarded(run_context: RunContext, sites: Sites) -> DomainAllowlist:
-    sites.ok_hits.clear()
-    sites.bad_hits.clear()
+    sites.clear()
     allow = DomainAllowlist.of(["127.0.0.1", "localhost"])
     await allow.install(run_context.context)
     return allow
@@ -300,8 +299,7 @@ async def test_the_guard_coexists_with_page_routes(
 async def test_agent_is_told_a_form_post_redirect_was_blocked(
     browser_session: BrowserSession, sites: Sites, tmp_path: Path
 ) -> None:
-    sites.ok_hits.clear()
-    sites.bad_hits.clear()
+    sites.clear()
     told: list[str] = []
 
     def check_notice(request: ModelRequest) -> object:

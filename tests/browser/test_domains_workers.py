@@ -108,8 +108,7 @@ async def _result(run_context: RunContext) -> str:
 async def test_a_page_cannot_register_a_service_worker_under_the_allowlist(
     run_context: RunContext, sites: Sites, registrar: str
 ) -> None:
-    sites.ok_hits.clear()
-    sites.bad_hits.clear()
+    sites.clear()
     allow = DomainAllowlist.of(["127.0.0.1"])
     await allow.install(run_context.context)
     await run_context.page.goto(f"{sites.ok.url}/register-{registrar}")
@@ -127,8 +126,7 @@ async def test_a_page_cannot_register_a_service_worker_under_the_allowlist(
 async def test_a_page_cannot_start_a_shared_worker_under_the_allowlist(
     run_context: RunContext, sites: Sites, realm: str
 ) -> None:
-    sites.ok_hits.clear()
-    sites.bad_hits.clear()
+    sites.clear()
     allow = DomainAllowlist.of(["127.0.0.1"])
     await allow.install(run_context.context)
     await run_context.page.goto(f"{sites.ok.url}/shared-{realm}")
